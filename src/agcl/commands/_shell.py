@@ -1,0 +1,28 @@
+"""Thin-shell helpers shared by command modules: turn :class:`AgclError` into one line + exit code."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from agcl.errors import AgclError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(func: F) -> F:
+    """Decorator for command functions: an :class:`AgclError` becomes ``error: msg`` and a non-zero exit."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AgclError as exc:
+            logging.getLogger("agcl").debug("user error", exc_info=True)
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
