@@ -59,3 +59,7 @@ def main() -> None:
     except KeyboardInterrupt:
         logging.getLogger("agcl").error("interrupted")
         sys.exit(130)
+
+
+if __name__ == "__main__":  # `python -m agcl.cli` (also what torchrun launches: `torchrun -m agcl.cli ...`)
+    main()
