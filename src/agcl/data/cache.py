@@ -1,0 +1,240 @@
+"""Resized uint8 image cache (``agcl prepare``): decode each image once, read it as a memmap ever after.
+
+Files in ``CACHE_DIR`` (default ``INDEX_DIR/cache_<size>``):
+``images.u8`` (raw uint8 ``[N,S,S]``, row order = ``images.csv``), ``manifest.csv``
+(``row, image_id, width, height, ok``), ``cache.json`` (``complete: true`` written last) and, while
+building, ``progress.npz`` (done-mask and source sizes, saved atomically so a killed run resumes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from agcl.data.images import decode_task
+from agcl.data.index import Index, load_index
+from agcl.errors import InputError
+from agcl.io import write_json_atomic, write_with_atomic
+
+log = logging.getLogger(__name__)
+
+RESIZE_FILTER = "PIL.Image.Resampling.LANCZOS (antialiased Lanczos-3, 8-bit)"
+CACHE_SCHEMA = 1
+# progress.npz state per row
+TODO, DONE, BAD = 0, 1, 2
+
+
+def default_cache_dir(index_dir: str | Path, size: int) -> Path:
+    """``INDEX_DIR/cache_<size>``."""
+    return Path(index_dir) / f"cache_{int(size)}"
+
+
+def index_fingerprint(images: pd.DataFrame, root: Path) -> str:
+    """SHA-1 of root, image ids and paths: a cache is only reused for the index it was built from."""
+    h = hashlib.sha1(str(root).encode())
+    for name in ("image_id", "path"):
+        h.update("\n".join(images[name].astype(str)).encode())
+    return h.hexdigest()
+
+
+class ImageCache:
+    """Read access to a complete cache. Picklable: each process opens its own read-only memmap.
+
+    Attributes:
+        size: side S of the cached square images.
+        image_ids: ids in row order.
+    """
+
+    def __init__(self, cache_dir: Path, info: dict[str, Any], manifest: pd.DataFrame) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.info = info
+        self.size = int(info["size"])
+        self.n = int(info["n"])
+        self.manifest = manifest
+        self.image_ids: list[str] = manifest["image_id"].tolist()
+        self._rows = {iid: i for i, iid in enumerate(self.image_ids)}
+        self._wh = manifest[["width", "height"]].to_numpy(dtype=np.int64)
+        self._data: np.memmap | None = None
+
+    @classmethod
+    def open(cls, cache_dir: str | Path) -> ImageCache:
+        """Open a cache written by ``agcl prepare``; refuses an incomplete or inconsistent one."""
+        d = Path(cache_dir)
+        info_path = d / "cache.json"
+        if not info_path.is_file():
+            raise InputError(f"{d} is not an image cache (no cache.json); build it with `agcl prepare`")
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+        if not info.get("complete"):
+            raise InputError(f"image cache {d} is incomplete ({info.get('done', '?')}/{info.get('n', '?')} images); "
+                             "re-run `agcl prepare` to resume it")
+        manifest = pd.read_csv(d / "manifest.csv", dtype={"image_id": str})
+        expected = int(info["n"]) * int(info["size"]) ** 2
+        if len(manifest) != int(info["n"]) or (d / "images.u8").stat().st_size != expected:
+            raise InputError(f"image cache {d} is inconsistent (manifest/images.u8 size); rebuild it")
+        return cls(d, info, manifest)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_data"] = None  # never pickle the mapped pages into DataLoader workers
+        return state
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def data(self) -> np.memmap:
+        """The whole cache as a read-only memmap. Shapes: ``[N, S, S]`` uint8."""
+        if self._data is None:
+            self._data = np.memmap(self.cache_dir / "images.u8", dtype=np.uint8, mode="r",
+                                   shape=(self.n, self.size, self.size))
+        return self._data
+
+    def get(self, row: int) -> np.ndarray:
+        """One cached image (a read-only view). Shapes: ``[S, S]`` uint8."""
+        return self.data[row]
+
+    def row_of(self, image_id: str) -> int:
+        """Row of an image id (= its row in ``images.csv``)."""
+        try:
+            return self._rows[image_id]
+        except KeyError:
+            raise InputError(f"image {image_id!r} is not in the cache {self.cache_dir}") from None
+
+    def source_size(self, image_id: str) -> tuple[int, int]:
+        """``(width, height)`` of the decoded source file: the frame of the boxes."""
+        w, h = self._wh[self.row_of(image_id)]
+        return int(w), int(h)
+
+    @property
+    def bad_ids(self) -> list[str]:
+        """Images that could not be decoded (only with ``--skip-bad``); their cache rows are zeros."""
+        return self.manifest.loc[self.manifest["ok"] == 0, "image_id"].tolist()
+
+
+def _save_progress(path: Path, state: np.ndarray, sizes: np.ndarray) -> None:
+    def write(p: Path) -> None:
+        with open(p, "wb") as fh:
+            np.savez(fh, state=state, sizes=sizes)
+
+    write_with_atomic(path, write)
+
+
+def _iter_results(tasks: list[tuple[int, str, int]], workers: int):
+    if workers <= 1:
+        yield from map(decode_task, tasks)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: workers must not inherit the parent's threads (rich progress) or torch state.
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    try:
+        yield from pool.map(decode_task, tasks, chunksize=16)
+    finally:  # on an error or Ctrl-C, drop the queued work instead of finishing it
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def prepare_cache(index: Index | str | Path, size: int = 256, out: str | Path | None = None,
+                  workers: int | None = None, skip_bad: bool = False, save_every_s: float = 5.0,
+                  progress: bool = True) -> Path:
+    """Build (or resume) the resized cache of an index. Returns the cache directory.
+
+    Raises:
+        InputError: a bad image without ``skip_bad`` (the partial cache stays resumable), or an
+            output folder that holds something other than an agcl cache.
+    """
+    import time
+
+    if not isinstance(index, Index):
+        index_dir = Path(index)
+        index = load_index(index_dir)
+    else:
+        index_dir = None
+    if size < 8 or size > 4096:
+        raise InputError(f"--size must be between 8 and 4096, got {size}")
+    if out is None:
+        if index_dir is None:
+            raise InputError("prepare_cache needs `out` when given an Index object")
+        out = default_cache_dir(index_dir, size)
+    out = Path(out)
+    workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+    n = len(index.images)
+    fp = index_fingerprint(index.images, index.root)
+    info_path, data_path, prog_path = out / "cache.json", out / "images.u8", out / "progress.npz"
+    info = {"schema": CACHE_SCHEMA, "size": size, "n": n, "filter": RESIZE_FILTER, "dtype": "uint8",
+            "layout": "[N, S, S] row-major, rows = images.csv order", "index_fingerprint": fp,
+            "index_root": str(index.root), "complete": False}
+    state, sizes = np.zeros(n, np.uint8), np.zeros((n, 2), np.int32)
+    if info_path.is_file():
+        old = json.loads(info_path.read_text(encoding="utf-8"))
+        same = all(old.get(k) == info[k] for k in ("size", "n", "index_fingerprint"))
+        intact = data_path.is_file() and data_path.stat().st_size == n * size * size
+        if same and old.get("complete") and intact and (out / "manifest.csv").is_file():
+            log.info("cache %s is complete; nothing to do", out)
+            return out
+        if same and prog_path.is_file() and data_path.is_file():
+            with np.load(prog_path) as z:
+                state, sizes = z["state"].copy(), z["sizes"].copy()
+            state[state == BAD] = TODO  # retry bad images on resume
+            log.info("resuming cache %s: %d/%d images already done", out, int((state == DONE).sum()), n)
+        else:
+            log.warning("cache %s was built for another index or size, or is damaged; rebuilding it", out)
+    elif out.exists() and any(out.iterdir()):
+        raise InputError(f"{out} exists and is not an agcl image cache; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(info_path, info)
+    mode = "r+" if data_path.is_file() and data_path.stat().st_size == n * size * size else "w+"
+    if mode == "w+":
+        state[:] = TODO
+    data = np.memmap(data_path, dtype=np.uint8, mode=mode, shape=(n, size, size))
+    todo = np.flatnonzero(state == TODO)
+    paths = index.images["path"].astype(str).to_numpy()
+    tasks = [(int(r), str(index.root / paths[r]), size) for r in todo]
+    last = time.monotonic()
+
+    def checkpoint() -> None:
+        data.flush()
+        _save_progress(prog_path, state, sizes)
+        write_json_atomic(info_path, {**info, "done": int((state == DONE).sum())})
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("prepare {task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, disable=not progress, transient=False) as bar:
+            job = bar.add_task(f"{size}px", total=n, completed=n - len(todo))
+            for row, pixels, w, h, err in _iter_results(tasks, workers):
+                if pixels is None:
+                    if not skip_bad:
+                        raise InputError(f"{err} (row {row}; the partial cache in {out} resumes on re-run, "
+                                         "or pass --skip-bad)")
+                    log.warning("skipping bad image: %s", err)
+                    data[row] = 0
+                    state[row] = BAD
+                else:
+                    data[row] = pixels
+                    sizes[row] = (w, h)
+                    state[row] = DONE
+                bar.advance(job)
+                if time.monotonic() - last > save_every_s:
+                    checkpoint()
+                    last = time.monotonic()
+    finally:
+        checkpoint()  # flushes the memmap, then records which rows are done (atomic)
+    manifest = pd.DataFrame({"row": np.arange(n), "image_id": index.images["image_id"].to_numpy(),
+                             "width": sizes[:, 0], "height": sizes[:, 1], "ok": (state == DONE).astype(int)})
+    write_with_atomic(out / "manifest.csv", lambda p: manifest.to_csv(p, index=False))
+    n_bad = int((state == BAD).sum())
+    write_json_atomic(info_path, {**info, "complete": True, "done": int((state == DONE).sum()), "bad": n_bad,
+                                  "bad_ids": manifest.loc[manifest["ok"] == 0, "image_id"].tolist()[:1000]})
+    prog_path.unlink(missing_ok=True)
+    if n_bad:
+        log.warning("%d image(s) could not be decoded and are zeros in the cache (see cache.json bad_ids)", n_bad)
+    return out
