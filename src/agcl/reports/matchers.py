@@ -1,0 +1,274 @@
+"""spaCy rule machinery for report mining: the blank pipeline, finding matchers and context cues.
+
+Everything here is rule-based (AGCL §2.2 mined severity with a per-sentence dependency graph; we use
+token rules instead so that no parser model is needed): ``spacy.blank("en")`` tokenizer, the
+rule-based ``sentencizer`` and ``Matcher``/``PhraseMatcher`` built from the versioned lexicon.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import spacy
+from spacy.attrs import LOWER, SENT_START
+from spacy.language import Language
+from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Doc
+
+from agcl.reports.lexicon import Lexicon
+
+#: Sentence-ending characters; "\n\n" is the blank line that separates report sections.
+SENTENCE_PUNCT = [".", "!", "?", "\n\n"]
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One finding mention: token span ``[start, end)`` in the doc.
+
+    ``kind`` is ``finding`` (a disease term or an enlarged-heart statement), ``normal`` (a normal-heart
+    statement: a negative Cardiomegaly mention) or ``borderline`` (borderline/prominent heart: uncertain).
+    ``anchor`` is the token whose position decides which context cues reach the mention.
+    """
+
+    label: str
+    start: int
+    end: int
+    kind: str
+    anchor: int
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A context trigger: ``kind`` is ``negation`` or ``uncertainty``; scope direction flags."""
+
+    start: int
+    end: int
+    kind: str
+    forward: bool
+    backward: bool
+    text: str = ""
+
+
+def build_nlp() -> Language:
+    """The minimal pipeline: blank English tokenizer + rule-based sentencizer (no parser, no model)."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer", config={"punct_chars": SENTENCE_PUNCT})
+    return nlp
+
+
+def _expand(pattern: list[dict[str, Any]], lexicon: Lexicon) -> list[dict[str, Any]]:
+    """Replace the ``$LOC`` macro of a lexicon pattern by the location word list."""
+    out = copy.deepcopy(pattern)
+    for tok in out:
+        if tok.get("LOWER") == "$LOC":
+            tok["LOWER"] = {"IN": list(lexicon.location_words)}
+    return out
+
+
+class TokenView:
+    """Lower-case token texts and sentence bounds of one doc, computed once (``doc[i]`` is slow)."""
+
+    __slots__ = ("doc", "lower", "sent_lo", "sent_hi")
+
+    def __init__(self, doc: Doc) -> None:
+        self.doc = doc
+        strings = doc.vocab.strings
+        self.lower: list[str] = [strings[h] for h in doc.to_array(LOWER).tolist()]
+        n = len(self.lower)
+        starts = [i for i, s in enumerate(doc.to_array(SENT_START).tolist()) if s == 1 or i == 0] if n else []
+        self.sent_lo: list[int] = [0] * n
+        self.sent_hi: list[int] = [n] * n
+        for lo, hi in zip(starts, [*starts[1:], n][: len(starts)], strict=True):
+            self.sent_lo[lo:hi] = [lo] * (hi - lo)
+            self.sent_hi[lo:hi] = [hi] * (hi - lo)
+
+
+class RuleMatchers:
+    """All matchers of one lexicon, built once and applied to many docs."""
+
+    def __init__(self, nlp: Language, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        vocab = nlp.vocab
+        self.terms = PhraseMatcher(vocab, attr="LOWER")
+        self.patterns = Matcher(vocab)
+        self.exclude = Matcher(vocab)
+        for label, spec in lexicon.labels.items():
+            if spec.get("terms"):
+                self.terms.add(label, [nlp.make_doc(t) for t in spec["terms"]])
+            if spec.get("patterns"):
+                self.patterns.add(label, [_expand(p, lexicon) for p in spec["patterns"]])
+            if spec.get("exclude"):
+                self.exclude.add(label, [_expand(p, lexicon) for p in spec["exclude"]])
+        self.pattern_gate = _gate([p for spec in lexicon.labels.values() for p in spec.get("patterns", [])], lexicon)
+        self.exclude_gate = _gate([p for spec in lexicon.labels.values() for p in spec.get("exclude", [])], lexicon)
+        self._add_heart_patterns(nlp, lexicon)
+        self.cues = PhraseMatcher(vocab, attr="LOWER")
+        groups = {
+            "negation:pre": lexicon.negation_pre,
+            "negation:post": lexicon.negation_post,
+            "uncertainty:pre": lexicon.uncertainty_pre,
+            "uncertainty:post": lexicon.uncertainty_post,
+            "pseudo:none": lexicon.pseudo,
+        }
+        for key, phrases in groups.items():
+            self.cues.add(key, [nlp.make_doc(p) for p in phrases])
+        self.boundaries = PhraseMatcher(vocab, attr="LOWER")
+        self.boundaries.add("boundary", [nlp.make_doc(p) for p in lexicon.boundaries])
+        self._strings = vocab.strings
+
+    def _add_heart_patterns(self, nlp: Language, lexicon: Lexicon) -> None:
+        heart = lexicon.heart
+        self.heart_subjects = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.heart_subjects.add("heart", [nlp.make_doc(s) for s in heart["subjects"]])
+        self.heart_gap = int(heart.get("max_gap", 6))
+        self.heart_normal = frozenset(w.lower() for w in heart["normal"])
+        self.heart_enlarged = frozenset(w.lower() for w in heart["enlarged"])
+        self.heart_borderline = frozenset(w.lower() for w in heart["borderline"])
+        # only hard clause ends stop a heart statement; adverbs such as "otherwise" do not
+        self.heart_stop = frozenset([".", ";", ":", "\n\n", "but", "however", "although", "though",
+                                     "whereas", "while", "except", "which"])
+
+    def _heart_mentions(self, view: TokenView, found: dict[tuple[str, str], list[tuple[int, int, int]]]) -> None:
+        """Statements about the heart: enlarged (positive), normal (negative), borderline (uncertain).
+
+        ``HEART ... enlarged`` (gap <= 4), ``enlarged/enlargement (of the) HEART``,
+        ``HEART ... normal|unremarkable`` (gap <= max_gap), ``normal (size) HEART``,
+        ``HEART ... borderline|prominent`` and ``borderline|prominent (of the) HEART``. No gap crosses a
+        clause boundary; the normal gap also stops at an enlarged word and vice versa.
+        """
+        low = view.lower
+        for s_start, s_end in longest((s, e) for _, s, e in self.heart_subjects(view.doc)):
+            sent_start, sent_end = view.sent_lo[s_start], view.sent_hi[s_start]
+            hits: dict[str, int] = {}
+            for j in range(s_end, min(sent_end, s_end + self.heart_gap + 1)):
+                word = low[j]
+                if word in self.heart_stop:
+                    break
+                if word in self.heart_enlarged and j - s_end <= 4 and "normal" not in hits:
+                    hits.setdefault("enlarged", j)
+                elif word in self.heart_borderline and j - s_end <= 4:
+                    hits.setdefault("borderline", j)
+                elif word in self.heart_normal and "enlarged" not in hits:
+                    hits.setdefault("normal", j)
+            for kind, j in hits.items():
+                # the predicate word anchors the mention: cues must reach "enlarged", not "heart"
+                found.setdefault(("Cardiomegaly", "finding" if kind == "enlarged" else kind), []).append(
+                    (s_start, j + 1, j))
+            k = s_start - 1
+            while k >= sent_start and low[k] in _HEART_PRE and s_start - k <= 3:
+                k -= 1
+            if k < sent_start:
+                continue
+            word = low[k]
+            kind = ("finding" if word in ("enlarged", "enlargement") else "normal" if word in self.heart_normal
+                    else "borderline" if word in self.heart_borderline else "")
+            if kind:
+                found.setdefault(("Cardiomegaly", kind), []).append((k, s_end, k))
+
+    # ------------------------------------------------------------------ mentions
+    def mentions(self, view: TokenView) -> list[Mention]:
+        """Finding mentions of a doc after exclusions, longest match per label and kind."""
+        doc = view.doc
+        by_key: dict[tuple[str, str], list[tuple[int, int, int]]] = {}
+        words = set(view.lower)
+        matches = list(self.terms(doc))
+        if _open(self.pattern_gate, words):
+            matches += self.patterns(doc)
+        for match_id, start, end in matches:
+            by_key.setdefault((self._strings[match_id], "finding"), []).append((start, end, start))
+        self._heart_mentions(view, by_key)
+        excluded: dict[str, list[tuple[int, int]]] = {}
+        exclusions = self.exclude(doc) if _open(self.exclude_gate, words) else []
+        for match_id, start, end in exclusions:
+            if _negated_prefix(view.lower, start):
+                continue  # "non-calcified nodule" is a nodule
+            excluded.setdefault(self._strings[match_id], []).append((start, end))
+        out: list[Mention] = []
+        for (label, kind), spans in by_key.items():
+            blocked = excluded.get(label, [])
+            anchors = {(s, e): a for s, e, a in spans}
+            for start, end in longest(anchors):
+                if any(s < end and start < e for s, e in blocked):
+                    continue
+                out.append(Mention(label, start, end, kind, anchors[(start, end)]))
+        out.sort(key=lambda m: (m.start, m.label))
+        return out
+
+    # ------------------------------------------------------------------ cues
+    def cues_of(self, doc: Doc) -> list[Cue]:
+        """Negation/uncertainty triggers; longest phrase wins and pseudo-triggers are dropped."""
+        dirs: dict[tuple[int, int], dict[str, set[str]]] = {}
+        for match_id, start, end in self.cues(doc):
+            kind, direction = self._strings[match_id].split(":")
+            dirs.setdefault((start, end), {}).setdefault(kind, set()).add(direction)
+        out: list[Cue] = []
+        for start, end in longest(dirs):
+            kinds = dirs[(start, end)]
+            if "pseudo" in kinds:
+                continue
+            kind = "uncertainty" if "uncertainty" in kinds else "negation"
+            d = kinds[kind]
+            out.append(Cue(start, end, kind, "pre" in d, "post" in d, doc[start:end].text.lower()))
+        return out
+
+    def boundary_tokens(self, doc: Doc) -> set[int]:
+        """Token indices that end a clause (and so every trigger's scope)."""
+        out: set[int] = set()
+        for _, start, end in self.boundaries(doc):
+            out.update(range(start, end))
+        return out
+
+
+_HEART_PRE = frozenset({"size", "sized", "-", "in", "of", "the", "right", "left"})
+
+
+Gate = list[tuple[frozenset[str], frozenset[str]]] | None
+
+
+def _gate(patterns: list[list[dict[str, Any]]], lexicon: Lexicon) -> Gate:
+    """Per pattern, the words one of which must open it and one of which must close it.
+
+    The Matcher costs far more per doc than the PhraseMatcher, so it only runs on docs that hold a
+    possible first and a possible last word of at least one pattern (``None``: always run).
+    """
+    gates = []
+    for pattern in patterns:
+        expanded = _expand(pattern, lexicon)
+        ends = []
+        for tok in (expanded[0], expanded[-1]):
+            lower = tok.get("LOWER")
+            if tok.get("OP") or lower is None:
+                return None
+            if isinstance(lower, str):
+                ends.append(frozenset([lower.lower()]))
+            elif isinstance(lower, dict) and "IN" in lower:
+                ends.append(frozenset(w.lower() for w in lower["IN"]))
+            else:
+                return None
+        gates.append((ends[0], ends[1]))
+    return gates
+
+
+def _open(gate: Gate, words: set[str]) -> bool:
+    if gate is None:
+        return True
+    return any(not words.isdisjoint(first) and not words.isdisjoint(last) for first, last in gate)
+
+
+def longest(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Non-overlapping ``(start, end)`` ranges, longest first then leftmost (like spaCy's filter_spans)."""
+    taken: list[tuple[int, int]] = []
+    for start, end in sorted(set(ranges), key=lambda r: (r[0] - r[1], r[0])):
+        if all(end <= s or e <= start for s, e in taken):
+            taken.append((start, end))
+    return sorted(taken)
+
+
+def _negated_prefix(lower: list[str], start: int) -> bool:
+    """True for "non-calcified" / "non calcified" (the exclusion must not fire)."""
+    prev = lower[start - 1] if start >= 1 else ""
+    prev2 = lower[start - 2] if start >= 2 else ""
+    return prev == "non" or (prev == "-" and prev2 == "non")

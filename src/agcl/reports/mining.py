@@ -1,0 +1,98 @@
+"""Mention-level report mining: the pure core of ``agcl mine`` (AGCL §2.2).
+
+:func:`mine_reports` turns ``(report id, text)`` pairs into one row per finding mention with its
+status (positive / negative / uncertain), severity (mild / moderate / severe / none) and evidence
+sentence. :func:`agcl.reports.aggregate.aggregate` folds mentions into one row per report and label.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+import pandas as pd
+
+from agcl.reports.context import POSITIVE, ClauseMap, mention_status, resolve_cues
+from agcl.reports.lexicon import Lexicon, load_lexicon
+from agcl.reports.matchers import RuleMatchers, TokenView, build_nlp
+from agcl.reports.severity import SeverityReader
+
+MENTION_COLUMNS = ["id", "label", "status", "severity", "evidence", "term", "cue", "severity_word",
+                   "start_char", "end_char"]
+
+_BLANK_LINES = re.compile(r"[ \t\r\f\v]*\n\s*\n\s*")
+_SPACES = re.compile(r"[ \t\r\f\v\n]+")
+
+
+def normalize_text(text: str) -> str:
+    """Blank lines become section breaks ("\\n\\n", a sentence end); other whitespace runs one space.
+
+    Wrapped lines (MIMIC-CXR style) therefore never split a sentence, while sections without a final
+    period ("FINDINGS ... \\n\\nIMPRESSION ...") still do.
+    """
+    parts = _BLANK_LINES.split(text.strip())
+    return "\n\n".join(_SPACES.sub(" ", p).strip() for p in parts if p.strip())
+
+
+class ReportMiner:
+    """A reusable miner: the spaCy pipeline and matchers are built once per lexicon."""
+
+    def __init__(self, lexicon: Lexicon | None = None) -> None:
+        self.lexicon = lexicon or load_lexicon()
+        self.nlp = build_nlp()
+        self.rules = RuleMatchers(self.nlp, self.lexicon)
+        self.severity = SeverityReader(self.lexicon)
+
+    def mine(
+        self,
+        texts: Iterable[tuple[str, str]],
+        *,
+        batch_size: int = 256,
+        on_report: Callable[[], None] | None = None,
+    ) -> pd.DataFrame:
+        """Mention table for ``(id, text)`` pairs (see :data:`MENTION_COLUMNS`); ids are kept as str."""
+        rows: list[tuple] = []
+        pairs = ((normalize_text(text), str(rid)) for rid, text in texts)
+        for doc, rid in self.nlp.pipe(pairs, as_tuples=True, batch_size=batch_size):
+            rows.extend(self._mine_doc(rid, doc))
+            if on_report is not None:
+                on_report()
+        return pd.DataFrame(rows, columns=MENTION_COLUMNS)
+
+    def _mine_doc(self, rid: str, doc) -> list[tuple]:
+        view = TokenView(doc)
+        mentions = self.rules.mentions(view)
+        if not mentions:
+            return []
+        cues = self.rules.cues_of(doc)
+        clauses = ClauseMap(view, self.rules.boundary_tokens(doc), self.lexicon.list_conjunctions)
+        if self.lexicon.negated_evidence:
+            texts = [" ".join(view.lower[c.start:c.end]) for c in cues]
+            cues = resolve_cues(cues, texts, clauses, self.lexicon.negated_evidence)
+        out = []
+        sentences: dict[int, str] = {}
+        for m in mentions:
+            status, cue = mention_status(m, cues, clauses)
+            level, sev_i = ("none", None)
+            if status == POSITIVE:
+                level, sev_i = self.severity.severity(view, m)
+            span = doc[m.start:m.end]
+            lo = view.sent_lo[m.start]
+            if lo not in sentences:
+                sentences[lo] = doc[lo:view.sent_hi[m.start]].text.strip()
+            out.append((
+                rid, m.label, status, level, sentences[lo], span.text,
+                doc[cue.start:cue.end].text if cue else "",
+                doc[sev_i].text if sev_i is not None else "",
+                span.start_char, span.end_char,
+            ))
+        return out
+
+
+def mine_reports(texts: Iterable[tuple[str, str]], *, lexicon: Lexicon | None = None) -> pd.DataFrame:
+    """Mine ``(report id, text)`` pairs into a mention-level DataFrame (pure: no I/O).
+
+    Columns: ``id, label, status, severity, evidence, term, cue, severity_word, start_char, end_char``
+    (offsets refer to :func:`normalize_text` of the report). Only positive mentions carry a severity.
+    """
+    return ReportMiner(lexicon).mine(texts)
