@@ -1,0 +1,104 @@
+"""Training-step cost of the two-path network (AGCL §2.3, Eq. 4) vs the baseline (§2.1), side by side.
+
+Both networks share the backbone, resolution and batch; each step = forward + loss + backward + SGD
+step through the same loop code (:func:`agcl.train.epoch.train_one_epoch`). Rounds alternate
+baseline / two-path to cancel drift and noise; the medians of per-step times are reported.
+
+    python benchmarks/bench_step.py                                   # CPU, resnet18, 128 px, batch 16
+    python benchmarks/bench_step.py --device cuda --backbone resnet50 --size 512 --batch 32 --amp bf16
+
+Prints one JSON object: seconds per step, images/s, and the ratio two_path / baseline (target ≤ 1.10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import torch  # noqa: E402
+
+from agcl.config import OptimConfig, RuntimeConfig  # noqa: E402
+from agcl.models import build_model  # noqa: E402
+from agcl.train.device import setup_runtime  # noqa: E402
+from agcl.train.epoch import train_one_epoch  # noqa: E402
+from agcl.train.loop import MethodEntry  # noqa: E402
+from agcl.train.losses import masked_bce, two_path_loss  # noqa: E402
+from agcl.train.optim import build_optimizer  # noqa: E402
+
+
+def make_batches(n: int, batch: int, size: int, h: int, seed: int = 0) -> list[dict]:
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n):
+        out.append({
+            "image": torch.rand(batch, 1, size, size, generator=g),
+            "labels": (torch.rand(batch, 14, generator=g) < 0.2).float(),
+            "target": torch.rand(batch, 14, h, h, generator=g),
+            "target_mask": (torch.rand(batch, 14, generator=g) < 0.3).float(),
+        })
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--backbone", default="resnet18")
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    ap.add_argument("--amp", default="auto", choices=["auto", "none", "bf16", "fp16"])
+    ap.add_argument("--channels-last", default="auto", choices=["auto", "on", "off"])
+    ap.add_argument("--rounds", type=int, default=5, help="alternating measurement rounds per network")
+    ap.add_argument("--steps", type=int, default=3, help="optimizer steps per round")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    args = ap.parse_args()
+
+    rt = RuntimeConfig(device=args.device, amp=args.amp, channels_last=args.channels_last,
+                       deterministic=False, num_threads=args.threads)
+    env = setup_runtime(rt)
+    sync = torch.cuda.synchronize if env.device.type == "cuda" else (lambda: None)
+    nets, losses = {}, {}
+    for kind in ("multilabel", "two_path"):
+        model = build_model({"kind": kind, "backbone": args.backbone, "image_size": args.size}, pretrained="none", seed=0)
+        model.to(env.device, memory_format=torch.channels_last if env.channels_last else torch.preserve_format)
+        nets[kind] = model if kind == "multilabel" else MethodEntry(model, "forward_train")
+    with torch.no_grad():
+        h = nets["multilabel"].forward_features(torch.zeros(1, 1, args.size, args.size, device=env.device)).shape[-1]
+    losses["multilabel"] = lambda out, b: masked_bce(out, b["labels"])
+    losses["two_path"] = lambda out, b: two_path_loss(out["logits"], out["heatmaps"], b["labels"], None,
+                                                      b["target"], b["target_mask"])
+    batches = make_batches(args.steps, args.batch, args.size, h)
+    opts = {k: build_optimizer(m, OptimConfig()) for k, m in nets.items()}
+    scaler = env.grad_scaler()
+    times: dict[str, list[float]] = {k: [] for k in nets}
+    for r in range(args.rounds + 1):  # round 0 warms up (allocator, cuDNN, lazy imports)
+        for kind, model in nets.items():
+            sync()
+            t0 = time.perf_counter()
+            train_one_epoch(model, losses[kind], batches, opts[kind], scaler, env)
+            sync()
+            if r > 0:
+                times[kind].append((time.perf_counter() - t0) / args.steps)
+    base, two = (statistics.median(times[k]) for k in ("multilabel", "two_path"))
+    print(json.dumps({
+        "backbone": args.backbone, "size": args.size, "batch": args.batch, "device": str(env.device),
+        "device_name": torch.cuda.get_device_name(env.device) if env.device.type == "cuda" else platform.processor() or platform.machine(),
+        "amp": env.amp_name, "channels_last": env.channels_last, "threads": torch.get_num_threads(),
+        "rounds": args.rounds, "steps_per_round": args.steps, "feature_hw": h,
+        "baseline_s_per_step": round(base, 5), "two_path_s_per_step": round(two, 5),
+        "baseline_img_per_s": round(args.batch / base, 2), "two_path_img_per_s": round(args.batch / two, 2),
+        "ratio_two_path_over_baseline": round(two / base, 4),
+        "baseline_all_s": [round(t, 5) for t in times["multilabel"]], "two_path_all_s": [round(t, 5) for t in times["two_path"]],
+        "torch": torch.__version__, "cpu_count": os.cpu_count(),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""Typed configuration sections (ARCHITECTURE §5.8): frozen dataclasses, one per concern.
+
+The root for ``agcl train`` is :class:`TrainConfig` (``data``, ``model``, ``optim``, ``runtime``).
+Defaults follow the paper (§3: SGD with momentum, lr 0.001 divided by 10 every 10 epochs, stop when the
+validation loss plateaus) and contain no machine paths: ``data.index_dir`` must be given.
+
+Extension point: a stage adds sections by subclassing the root with more frozen-dataclass fields, e.g.::
+
+    @dataclass(frozen=True)
+    class PipelineConfig(TrainConfig):
+        curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+
+and loads it with ``load_config(path, overrides, schema=PipelineConfig)``; the YAML, ``--set`` and
+"did you mean" handling in :mod:`agcl.config.loader` work for every section unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from agcl.errors import ConfigError
+
+Device = Literal["auto", "cpu", "cuda"]
+Amp = Literal["auto", "none", "bf16", "fp16"]
+Toggle = Literal["auto", "on", "off"]
+Augment = Literal["none", "light"]
+
+
+def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the images come from and how they are batched.
+
+    Attributes:
+        index_dir: directory written by ``agcl index`` (required by ``agcl train``; no default path).
+        cache_dir: image cache written by ``agcl prepare``; empty → ``<index_dir>/cache_<image_size>``.
+        image_size: side S of the square cache images fed to the network (paper: 512).
+        batch_size: images per optimizer micro-step *per process* (global batch = batch_size × world size).
+        eval_batch_size: batch size for validation/inference; 0 → 2 × batch_size.
+        num_workers: DataLoader worker processes (0 = load in the main process).
+        augment: training augmentation preset (``none`` | ``light``); never applied to val/test.
+    """
+
+    index_dir: str = ""
+    cache_dir: str = ""
+    image_size: int = 256
+    batch_size: int = 16
+    eval_batch_size: int = 0
+    num_workers: int = 0
+    augment: Augment = "light"
+
+    def __post_init__(self) -> None:
+        _positive("data.image_size", self.image_size)
+        _positive("data.batch_size", self.batch_size)
+        _positive("data.eval_batch_size", self.eval_batch_size, allow_zero=True)
+        _positive("data.num_workers", self.num_workers, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Network choice (see :mod:`agcl.models`).
+
+    Attributes:
+        backbone: ``resnet18|resnet34|resnet50|resnet101|densenet121|tiny`` (paper: resnet50);
+            validated by :func:`agcl.models.build_backbone`.
+        pretrained: ``none``, ``imagenet`` (torchvision weights; must already be in the torch cache —
+            agcl never downloads in tests) or a PATH to a state_dict / agcl checkpoint.
+    """
+
+    backbone: str = "resnet50"
+    pretrained: str = "imagenet"
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """SGD with momentum and a step LR schedule (paper §3).
+
+    Attributes:
+        lr: base learning rate (paper: 0.001).
+        momentum: SGD momentum (paper: "SGD with momentum"; 0.9 is the usual value).
+        weight_decay: L2 weight decay.
+        lr_step_epochs: divide the LR by ``1/lr_gamma`` every this many epochs (paper: 10).
+        lr_gamma: multiplicative LR factor at each step (paper: 0.1).
+        max_epochs: hard upper bound on epochs of one stage.
+        patience: early stopping: stop after this many epochs without a validation-loss improvement
+            larger than ``min_delta`` (paper: "stop training after the validation loss reaches a plateau").
+        min_delta: smallest decrease of the validation loss that counts as an improvement.
+    """
+
+    lr: float = 0.001
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    lr_step_epochs: int = 10
+    lr_gamma: float = 0.1
+    max_epochs: int = 40
+    patience: int = 5
+    min_delta: float = 0.0
+
+    def __post_init__(self) -> None:
+        _positive("optim.lr", self.lr)
+        _positive("optim.momentum", self.momentum, allow_zero=True)
+        _positive("optim.weight_decay", self.weight_decay, allow_zero=True)
+        _positive("optim.lr_step_epochs", self.lr_step_epochs)
+        _positive("optim.lr_gamma", self.lr_gamma)
+        _positive("optim.max_epochs", self.max_epochs)
+        _positive("optim.patience", self.patience)
+        _positive("optim.min_delta", self.min_delta, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Where and how the loop runs (resolved by :mod:`agcl.train.device`).
+
+    Attributes:
+        device: ``auto`` (CUDA when available, else CPU) | ``cpu`` | ``cuda``.
+        amp: ``auto`` (bf16 on CUDA devices that support it, none on CPU) | ``none`` | ``bf16`` | ``fp16``
+            (fp16 uses a GradScaler and needs CUDA).
+        channels_last: ``auto`` (on for CUDA, off for CPU) | ``on`` | ``off``.
+        grad_accum_steps: micro-batches accumulated per optimizer step.
+        seed: seed of every random draw of the loop (data order, augmentation, dropout).
+        deterministic: use deterministic algorithms (bit-identical reruns on CPU; slower cuDNN on CUDA).
+        num_threads: torch intra-op threads; 0 = leave torch's default (or ``AGCL_NUM_THREADS``).
+        log_every: log step losses every this many optimizer steps (epoch summaries are always logged).
+        progress: show rich progress bars (rank 0 only).
+    """
+
+    device: Device = "auto"
+    amp: Amp = "auto"
+    channels_last: Toggle = "auto"
+    grad_accum_steps: int = 1
+    seed: int = 0
+    deterministic: bool = True
+    num_threads: int = 0
+    log_every: int = 10
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        _positive("runtime.grad_accum_steps", self.grad_accum_steps)
+        _positive("runtime.seed", self.seed, allow_zero=True)
+        _positive("runtime.num_threads", self.num_threads, allow_zero=True)
+        _positive("runtime.log_every", self.log_every)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Root config of ``agcl train`` (the multi-label baseline, paper §2.1); base of the pipeline config."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
