@@ -1,0 +1,99 @@
+"""Box geometry: the one box type of agcl, frame mappings, IoBB and IoU (vectorised, pairwise).
+
+The box type is an ``[N,4]`` float64 array ``x0, y0, x1, y1`` in **original-image pixels** (the frame of
+``boxes.csv`` and of the cache manifest's ``width, height``), with pixel *edges* as coordinates: a box
+around pixel columns ``j0..j1`` (inclusive) spans ``x0 = j0`` to ``x1 = j1 + 1``. Tables carry the same
+values as columns ``x0, y0, x1, y1`` (+ ``score``).
+
+Frames. The cache stores a plain (possibly anisotropic) resize of each image to S×S, and heatmaps are
+at h×w over that S×S image. A point (u, v) of a grid of size (gw, gh) covering the whole image maps to
+original pixels as ``x = u · width / gw``, ``y = v · height / gh`` — for the cache grid gw = gh = S
+(the contract's ``x = u·width/S``), for a heatmap gw = w, gh = h.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Column names of box tables (boxes.csv): image_id, label, then these.
+BOX_COLUMNS = ("x0", "y0", "x1", "y1")
+
+
+def as_boxes(boxes) -> np.ndarray:
+    """Validate/convert to the box type. Shapes: array-like [N,4] -> float64 [N,4] (xyxy)."""
+    arr = np.asarray(boxes, dtype=np.float64)
+    if arr.size == 0:
+        return arr.reshape(0, 4)
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"boxes must be [N,4] xyxy, got shape {arr.shape}")
+    return arr
+
+
+def xywh_to_xyxy(xywh) -> np.ndarray:
+    """Shapes: [N,4] (x, y, w, h) -> [N,4] (x0, y0, x1, y1), same frame."""
+    b = as_boxes(xywh)
+    return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1)
+
+
+def grid_to_original(boxes, grid_size: tuple[int, int], width: float, height: float) -> np.ndarray:
+    """Map boxes from a grid covering the whole image (cache S×S or heatmap h×w) to original pixels.
+
+    Args:
+        boxes: xyxy in grid pixel edges. grid_size: (grid_height, grid_width). width, height: original
+            image size in pixels (cache manifest).
+
+    Shapes: [N,4] -> [N,4] float64, original-image pixels.
+    """
+    gh, gw = grid_size
+    scale = np.array([width / gw, height / gh, width / gw, height / gh])
+    return as_boxes(boxes) * scale
+
+
+def original_to_grid(boxes, grid_size: tuple[int, int], width: float, height: float) -> np.ndarray:
+    """Inverse of :func:`grid_to_original`. Shapes: [N,4] -> [N,4] float64 grid pixel edges."""
+    gh, gw = grid_size
+    scale = np.array([gw / width, gh / height, gw / width, gh / height])
+    return as_boxes(boxes) * scale
+
+
+def cache_to_original(boxes, size: int, width: float, height: float) -> np.ndarray:
+    """Cache (S×S) pixels -> original pixels: ``x = u·width/S``, ``y = v·height/S``. Shapes: [N,4] -> [N,4]."""
+    return grid_to_original(boxes, (size, size), width, height)
+
+
+def area(boxes) -> np.ndarray:
+    """Shapes: [N,4] -> [N] (zero for degenerate boxes)."""
+    b = as_boxes(boxes)
+    return np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+
+
+def intersection(a, b) -> np.ndarray:
+    """Pairwise intersection areas. Shapes: a [N,4], b [M,4] -> [N,M]."""
+    a, b = as_boxes(a), as_boxes(b)
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])
+    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    wh = np.clip(hi - lo, 0, None)
+    return wh[..., 0] * wh[..., 1]
+
+
+def iobb(detected, gt) -> np.ndarray:
+    """Intersection over the detected Bounding Box: ``area(D ∩ G) / area(D)`` (Wang et al. 2017).
+
+    Shapes: detected [N,4], gt [M,4] -> [N,M] in [0,1]; a zero-area detected box gives 0.
+    """
+    inter = intersection(detected, gt)
+    a = area(detected)[:, None]
+    return np.divide(inter, a, out=np.zeros_like(inter), where=a > 0)
+
+
+def iou(a, b) -> np.ndarray:
+    """Intersection over union. Shapes: a [N,4], b [M,4] -> [N,M] in [0,1] (0 where the union is 0)."""
+    inter = intersection(a, b)
+    union = area(a)[:, None] + area(b)[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def contains_point(boxes, x: float, y: float) -> np.ndarray:
+    """Whether each box contains the point (edges inclusive). Shapes: [N,4] -> [N] bool."""
+    b = as_boxes(boxes)
+    return (b[:, 0] <= x) & (x <= b[:, 2]) & (b[:, 1] <= y) & (y <= b[:, 3])

@@ -1,0 +1,111 @@
+"""Score one model (a stage's predictions + heatmaps, or a control) on the test split: the pure core
+behind ``agcl evaluate``. Tables of several models are combined by :mod:`agcl.evaluate.tables`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from agcl.boxes.generators import BoxSettings, heatmaps_to_boxes
+from agcl.evaluate.auc import auc_table
+from agcl.evaluate.localization import (
+    IOU_T,
+    WANG_T,
+    localization_table,
+    pointing_game,
+    scope_pairs,
+    threshold_sweep,
+)
+from agcl.labels import BOX_LABELS, LABEL_INDEX, LABELS
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """Everything a number in the tables depends on (each table names these)."""
+
+    boxes: BoxSettings = field(default_factory=BoxSettings)
+    t: float = 0.25
+    criterion: str = "iobb"
+    scope: str = "gt_images"
+    threshold: float = 0.5
+    n_boot: int = 0
+    seed: int = 0
+
+    def describe(self) -> dict:
+        d = {k: v for k, v in asdict(self).items() if k != "boxes"}
+        if self.scope != "predicted_positive":
+            d.pop("threshold")
+        return {**self.boxes.describe(), **d}
+
+
+@dataclass
+class ModelResult:
+    """Tables of one model. ``boxes``: image_id,label,x0,y0,x1,y1,score (original pixels)."""
+
+    name: str
+    auc: pd.DataFrame
+    localization: pd.DataFrame
+    wang: pd.DataFrame
+    iou: pd.DataFrame
+    pointing: pd.DataFrame
+    boxes: pd.DataFrame
+    info: dict
+
+
+def select_maps(ids: list[str], heatmaps: np.ndarray, pairs: pd.DataFrame) -> np.ndarray:
+    """Gather the class map of each (image, label) pair. Shapes: heatmaps [N,14,h,w] -> [P,h,w] float32."""
+    row = pd.Series(np.arange(len(ids)), index=ids)
+    missing = ~pairs["image_id"].isin(row.index)
+    if missing.any():
+        raise KeyError(f"no heatmap for image {pairs.loc[missing, 'image_id'].iloc[0]!r}")
+    r = row.loc[pairs["image_id"]].to_numpy()
+    c = pairs["label"].map(LABEL_INDEX).to_numpy()
+    return np.asarray(heatmaps[r, c], dtype=np.float32) if len(r) else np.zeros((0, *heatmaps.shape[2:]), np.float32)
+
+
+def evaluate_model(name: str, test_images: pd.DataFrame, predictions: pd.DataFrame, heat_ids: list[str],
+                   heatmaps: np.ndarray, gt: pd.DataFrame, sizes: pd.DataFrame,
+                   settings: EvalSettings = EvalSettings(), box_labels=None,
+                   progress: Callable[[int, int], None] | None = None) -> ModelResult:
+    """Table 1, Table 2, Wang's Acc/AFP, IoU accuracy and the pointing game for one model.
+
+    Args:
+        test_images: the test split: ``image_id`` + 14 label columns (0/1).
+        predictions: ``image_id`` + 14 probability columns; must cover every test image.
+        heat_ids, heatmaps: heatmap rows (must cover every image of the scope); raw CAMs [N,14,h,w].
+        gt: test GT boxes ``image_id,label,x0,y0,x1,y1`` (original pixels).
+        sizes: ``image_id, width, height`` (cache manifest) for every image of the scope.
+        progress: optional ``callback(done, total)`` over the heatmaps turned into boxes.
+        box_labels: classes of Table 2; default: the 8 ChestX-ray14 box classes plus any other class
+            that has GT boxes, in canonical order.
+    """
+    if box_labels is None:
+        present = set(gt["label"])
+        box_labels = [k for k in LABELS if k in BOX_LABELS or k in present]
+    preds = predictions.set_index("image_id").reindex(test_images["image_id"])
+    if preds[list(LABELS)].isna().any().any():
+        missing = preds.index[preds[list(LABELS)].isna().any(axis=1)][0]
+        raise KeyError(f"no prediction for test image {missing!r}")
+    auc = auc_table(test_images[list(LABELS)].to_numpy(), preds[list(LABELS)].to_numpy(), LABELS,
+                    n_boot=settings.n_boot, seed=settings.seed)
+    pairs = scope_pairs(gt, settings.scope, box_labels, predictions, settings.threshold)
+    maps = select_maps(heat_ids, heatmaps, pairs)
+    wh = sizes.set_index("image_id").reindex(pairs["image_id"])
+    if wh[["width", "height"]].isna().any().any():
+        raise KeyError(f"no image size for {wh.index[wh['width'].isna()][0]!r}")
+    det = heatmaps_to_boxes(maps, wh["width"].to_numpy(), wh["height"].to_numpy(), settings.boxes,
+                            progress=None if progress is None else lambda done: progress(done, len(maps)))
+    boxes = pd.DataFrame({"image_id": pairs["image_id"].to_numpy()[det.map_index],
+                          "label": pairs["label"].to_numpy()[det.map_index],
+                          "x0": det.boxes[:, 0], "y0": det.boxes[:, 1], "x1": det.boxes[:, 2], "y1": det.boxes[:, 3],
+                          "score": det.scores})
+    loc = localization_table(boxes, gt, pairs, box_labels, t=settings.t, criterion=settings.criterion)
+    wang = threshold_sweep(boxes, gt, pairs, box_labels, WANG_T, "iobb")
+    iou = threshold_sweep(boxes, gt, pairs, box_labels, IOU_T, "iou")
+    point = pointing_game(maps, pairs, gt, wh["width"].to_numpy(), wh["height"].to_numpy(), box_labels)
+    info = {"n_test_images": int(len(test_images)), "n_box_images": int(gt["image_id"].nunique()),
+            "n_pairs": int(len(pairs)), "heatmap_size": list(heatmaps.shape[2:])}
+    return ModelResult(name, auc, loc, wang, iou, point, boxes, info)

@@ -1,0 +1,144 @@
+"""Multi-model tables laid out like the paper's (Table 1: AUC, Table 2: localization), written as
+CSV (long form, one row per model × class, with the settings as columns), JSON and Markdown."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from agcl.evaluate.auc import MEAN_ROW
+from agcl.evaluate.core import ModelResult
+from agcl.io import write_json_atomic, write_text_atomic, write_with_atomic
+from agcl.labels import LABELS
+
+#: Short column titles as in the paper (PT = Pleural Thickening, AVG = mean AUC).
+SHORT = {"Pleural_Thickening": "PT", MEAN_ROW: "AVG"}
+
+
+def _long(results: list[ModelResult], attr: str, settings: dict) -> pd.DataFrame:
+    frames = []
+    for r in results:
+        df = getattr(r, attr).copy()
+        df.insert(0, "model", r.name)
+        df["source"] = r.info.get("source", "")
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True)
+    for k, v in settings.items():
+        if isinstance(v, dict) or k in out.columns:
+            continue  # nested context (per-model sources) is in the 'source' column and summary.json
+        out[k] = v if not isinstance(v, (list, tuple)) else str(v)
+    return out
+
+
+def _fmt(v, digits: int) -> str:
+    if isinstance(v, float):
+        return "—" if math.isnan(v) else f"{v:.{digits}f}"
+    return str(v)
+
+
+def markdown_table(df: pd.DataFrame, digits: int = 4) -> str:
+    """A GitHub-Markdown table of ``df`` (index not included); NaN shown as an em dash."""
+    head = "| " + " | ".join(str(c) for c in df.columns) + " |"
+    sep = "|" + "|".join("---" for _ in df.columns) + "|"
+    rows = ["| " + " | ".join(_fmt(v, digits) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, sep, *rows])
+
+
+def auc_wide(results: list[ModelResult]) -> pd.DataFrame:
+    """Table 1 layout: one row per model, one column per disease, then AVG (mean over defined classes)."""
+    rows = []
+    for r in results:
+        s = r.auc.set_index("label")["auc"]
+        rows.append({"Model": r.name, **{SHORT.get(k, k): float(s[k]) for k in (*LABELS, MEAN_ROW)}})
+    return pd.DataFrame(rows)
+
+
+def localization_wide(results: list[ModelResult]) -> pd.DataFrame:
+    """Table 2 layout: Disease, GT, Detected/TP/GT hit/Recall/Precision for each model side by side."""
+    base = results[0].localization.set_index("label")
+    out = pd.DataFrame({"Disease": base.index, "GT": base["gt"].to_numpy()})
+    for col, title in (("detected", "Detected"), ("tp", "TP"), ("gt_hit", "GT hit"), ("recall", "Recall"),
+                       ("precision", "Precision")):
+        for r in results:
+            out[f"{title} {r.name}"] = r.localization.set_index("label").loc[base.index, col].to_numpy()
+    return out
+
+
+def sweep_wide(results: list[ModelResult], attr: str, value: str) -> pd.DataFrame:
+    """Acc/AFP (or IoU accuracy) per threshold: rows = model × T, columns = classes + Total."""
+    frames = []
+    for r in results:
+        p = getattr(r, attr).pivot(index="t", columns="label", values=value)
+        p = p[list(dict.fromkeys(getattr(r, attr)["label"]))].reset_index()
+        p.insert(0, "Model", r.name)
+        frames.append(p.rename(columns={"t": "T"}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def summary_markdown(results: list[ModelResult], settings: dict, context: dict) -> str:
+    """The whole evaluation as Markdown: settings, Table 1 (two halves), Table 2, Acc/AFP, IoU, pointing."""
+    setting_line = ", ".join(f"{k}={v}" for k, v in {**context, **settings}.items())
+    auc = auc_wide(results)
+    half = 1 + len(LABELS) // 2
+    n_valid = {r.name: int(r.auc.set_index("label").loc[MEAN_ROW, "n_classes"]) for r in results}
+    parts = [
+        "# agcl evaluation", "", f"Settings: {setting_line}", "",
+        f"## Table 1 — per-class AUC (test split; AVG over classes with a defined AUC: {n_valid})", "",
+        markdown_table(auc.iloc[:, :half]), "", markdown_table(auc.iloc[:, [0, *range(half, auc.shape[1])]]), "",
+        f"## Table 2 — localization at T({settings['criterion']})={settings['t']} "
+        f"(generator {settings['generator']}, scope {settings['scope']})", "",
+        markdown_table(localization_wide(results), digits=2), "",
+        "## Wang et al. Acc (= recall) at T(IoBB)", "", markdown_table(sweep_wide(results, "wang", "acc"), 2), "",
+        "## Wang et al. AFP (false-positive boxes per evaluated image) at T(IoBB)", "",
+        markdown_table(sweep_wide(results, "wang", "afp"), 2), "",
+        "## Accuracy at T(IoU)", "", markdown_table(sweep_wide(results, "iou", "acc"), 2), "",
+        "## Pointing game (heatmap argmax inside a GT box)", "",
+        markdown_table(_pointing_wide(results), 2), "",
+    ]
+    return "\n".join(parts)
+
+
+def _pointing_wide(results: list[ModelResult]) -> pd.DataFrame:
+    base = results[0].pointing.set_index("label")
+    out = pd.DataFrame({"Disease": base.index, "n": base["n"].to_numpy()})
+    for r in results:
+        out[r.name] = r.pointing.set_index("label").loc[base.index, "accuracy"].to_numpy()
+    return out
+
+
+def write_tables(out_dir, results: list[ModelResult], settings: dict, context: dict) -> list[Path]:
+    """Write ``auc.csv``, ``localization.csv``, ``wang.csv``, ``iou.csv``, ``pointing.csv``,
+    ``summary.json``, ``summary.md`` and ``boxes_<model>.csv`` into ``out_dir`` (all atomic)."""
+    out = Path(out_dir)
+    tags = {**context, **settings}
+    written = []
+    for fname, attr in (("auc.csv", "auc"), ("localization.csv", "localization"), ("wang.csv", "wang"),
+                        ("iou.csv", "iou"), ("pointing.csv", "pointing")):
+        df = _long(results, attr, tags)
+        write_with_atomic(out / fname, lambda tmp, df=df: df.to_csv(tmp, index=False, float_format="%.6g"))
+        written.append(out / fname)
+    for r in results:
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in r.name)
+        write_with_atomic(out / f"boxes_{safe}.csv", lambda tmp, r=r: r.boxes.to_csv(tmp, index=False, float_format="%.4f"))
+        written.append(out / f"boxes_{safe}.csv")
+    payload = {"settings": settings, "context": context,
+               "models": {r.name: {"info": r.info, **{a: getattr(r, a).to_dict(orient="records")
+                                                     for a in ("auc", "localization", "wang", "iou", "pointing")}}
+                          for r in results}}
+    write_json_atomic(out / "summary.json", _nan_to_none(payload))
+    write_text_atomic(out / "summary.md", summary_markdown(results, settings, context))
+    return [*written, out / "summary.json", out / "summary.md"]
+
+
+def _nan_to_none(obj):
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_nan_to_none(v) for v in obj]
+    if hasattr(obj, "item"):
+        return _nan_to_none(obj.item())
+    return obj

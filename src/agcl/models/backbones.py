@@ -1,0 +1,164 @@
+"""Convolutional backbones: torchvision ResNets/DenseNet and a tiny test net, behind one contract.
+
+Every backbone maps a normalised 3-channel image ``[B,3,H,W]`` to the activations of its last
+convolutional block, ``forward_features(x) -> [B,C,h,w]``, and exposes ``num_features`` (= C). The
+classifier of the torchvision model is discarded (AGCL §2.1: "the transition layer is discarded"),
+so heads sit directly on global-average-pooled features and CAM (Eq. 1) is exact.
+
+Initialisation (``pretrained``):
+- ``"none"``: random (torchvision's default initialisers; draws from the global torch RNG, so wrap
+  construction in ``torch.random.fork_rng`` + ``manual_seed`` for reproducibility — see
+  :func:`agcl.models.networks.build_model`);
+- ``"imagenet"``: torchvision ImageNet weights **only if already present** in the torch hub cache
+  (``$TORCH_HOME/hub/checkpoints``); nothing is ever downloaded. If absent, init is random and a
+  warning says so;
+- a file path: a state_dict (or a dict holding one under ``"state_dict"``/``"model"``) loaded with
+  ``weights_only=True``; classifier keys (``fc.*``, ``classifier.*``) are ignored.
+The init actually used is logged and stored in ``backbone.init``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+from agcl.errors import ConfigError, InputError
+
+log = logging.getLogger(__name__)
+
+#: name -> (torchvision constructor name, weights enum name, num_features)
+_TORCHVISION: dict[str, tuple[str, str, int]] = {
+    "resnet18": ("resnet18", "ResNet18_Weights", 512),
+    "resnet34": ("resnet34", "ResNet34_Weights", 512),
+    "resnet50": ("resnet50", "ResNet50_Weights", 2048),
+    "resnet101": ("resnet101", "ResNet101_Weights", 2048),
+    "densenet121": ("densenet121", "DenseNet121_Weights", 1024),
+}
+BACKBONES: tuple[str, ...] = (*_TORCHVISION, "tiny")
+
+
+class ResNetFeatures(nn.Module):
+    """A torchvision ResNet without its pooling and FC layer (output stride 32)."""
+
+    def __init__(self, net: torchvision.models.ResNet, num_features: int) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
+        self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
+        self.num_features = num_features
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Shapes: x [B,3,H,W] normalised float -> [B,C,H/32,W/32] (post-ReLU activations)."""
+        return self.layer4(self.layer3(self.layer2(self.layer1(self.stem(x)))))
+
+    forward = forward_features
+
+
+class DenseNetFeatures(nn.Module):
+    """torchvision DenseNet feature blocks + the final ReLU (as in torchvision's own forward)."""
+
+    def __init__(self, net: torchvision.models.DenseNet, num_features: int) -> None:
+        super().__init__()
+        self.features = net.features
+        self.num_features = num_features
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Shapes: x [B,3,H,W] -> [B,1024,H/32,W/32]."""
+        return torch.relu(self.features(x))
+
+    forward = forward_features
+
+
+class TinyBackbone(nn.Module):
+    """Three stride-2 conv blocks (output stride 8, 32 channels): for fast tests and the CPU demo."""
+
+    def __init__(self, width: int = 16) -> None:
+        super().__init__()
+        chans = (3, width, width * 2, width * 2)
+        layers: list[nn.Module] = []
+        for cin, cout in zip(chans[:-1], chans[1:], strict=True):
+            layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+        self.body = nn.Sequential(*layers)
+        self.num_features = chans[-1]
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Shapes: x [B,3,H,W] -> [B,32,H/8,W/8]."""
+        return self.body(x)
+
+    forward = forward_features
+
+
+def _hub_file(weights_enum: str) -> Path | None:
+    """Path of the torchvision ImageNet weight file in the torch hub cache, or None when absent."""
+    weights = getattr(torchvision.models, weights_enum).IMAGENET1K_V1
+    path = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    return path if path.is_file() else None
+
+
+def _load_state(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise InputError(f"backbone weights not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
+        raise InputError(f"cannot read backbone weights {path}: {exc}") from None
+    for key in ("state_dict", "model"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+    if not isinstance(obj, dict):
+        raise InputError(f"backbone weights {path}: expected a state_dict")
+    return {k.removeprefix("module."): v for k, v in obj.items() if not k.startswith(("fc.", "classifier."))}
+
+
+def build_backbone(name: str, pretrained: str = "none") -> nn.Module:
+    """Build a feature backbone.
+
+    Args:
+        name: one of :data:`BACKBONES`.
+        pretrained: ``"none"``, ``"imagenet"`` (hub cache only, never downloads) or a weights file path.
+
+    Returns:
+        A module with ``forward_features(x[B,3,H,W]) -> [B,C,h,w]``, ``num_features`` and ``init``
+        (a string naming the initialisation actually used).
+    """
+    if name == "tiny":
+        if pretrained not in ("none", "imagenet"):
+            raise ConfigError("backbone 'tiny' has no pretrained weights; use pretrained='none'")
+        model: nn.Module = TinyBackbone()
+        model.init = "random"
+        log.info("backbone tiny: random init")
+        return model
+    if name not in _TORCHVISION:
+        import difflib
+
+        hint = difflib.get_close_matches(name, BACKBONES, n=1)
+        raise ConfigError(f"unknown backbone {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+    ctor, weights_enum, nfeat = _TORCHVISION[name]
+    state, init = None, "random"
+    if pretrained == "imagenet":
+        hub = _hub_file(weights_enum)
+        if hub is None:
+            log.warning("backbone %s: ImageNet weights not in the torch hub cache (%s); using RANDOM init",
+                        name, torch.hub.get_dir())
+        else:
+            state, init = _load_state(hub), f"imagenet:{hub.name}"
+    elif pretrained != "none":
+        path = Path(pretrained).expanduser()
+        state, init = _load_state(path), f"file:{path}"
+    if state is None:
+        net = getattr(torchvision.models, ctor)(weights=None)
+    else:  # build on the meta device (no wasted random init), then take the loaded tensors
+        with torch.device("meta"):
+            net = getattr(torchvision.models, ctor)(weights=None)
+        missing, unexpected = net.load_state_dict(state, strict=False, assign=True)
+        missing = [k for k in missing if not k.startswith(("fc.", "classifier."))]
+        if missing or unexpected:
+            raise InputError(f"backbone weights for {name} do not fit ({init}): "
+                             f"missing {missing[:3]}, unexpected {unexpected[:3]}")
+    wrapper: nn.Module = (ResNetFeatures if name.startswith("resnet") else DenseNetFeatures)(net, nfeat)
+    wrapper.init = init
+    log.info("backbone %s: %s init", name, init)
+    return wrapper

@@ -1,0 +1,60 @@
+"""``build_model(spec)``: (re)build any agcl network from its model spec (the checkpoint contract)."""
+
+from __future__ import annotations
+
+import difflib
+
+import torch
+from torch import nn
+
+from agcl.errors import ConfigError
+from agcl.models.backbones import BACKBONES, build_backbone
+from agcl.models.networks import BinaryNet, CamNet, MultiLabelNet
+from agcl.models.two_path import TwoPathNet
+
+KINDS: dict[str, type[CamNet]] = {"multilabel": MultiLabelNet, "binary": BinaryNet, "two_path": TwoPathNet}
+_CHOICES = {"cam": ("difference", "positive"), "regression": ("conv1x1", "conv3x3")}
+
+
+def _choice(spec: dict, key: str, allowed, default: str) -> str:
+    value = spec.get(key, default)
+    if value not in allowed:
+        hint = difflib.get_close_matches(str(value), allowed, n=1)
+        raise ConfigError(f"model spec: {key}={value!r} is not one of {list(allowed)}"
+                          + (f"; did you mean {hint[0]!r}?" if hint else ""))
+    return value
+
+
+def build_model(spec: dict, *, pretrained: str | None = None, seed: int | None = None) -> CamNet:
+    """Build a network from a spec.
+
+    Args:
+        spec: ``{"kind": "multilabel"|"binary"|"two_path", "backbone": str, "num_classes": int,
+            "image_size": int, "pretrained"?: "none"|"imagenet"|PATH, "cam"?: "difference"|"positive"
+            (binary), "regression"?: "conv1x1"|"conv3x3" (two_path)}``. ``num_classes`` is 14 for
+            multilabel/two_path and 2 for binary (the number of FC outputs).
+        pretrained: overrides ``spec["pretrained"]``; pass ``"none"`` when a checkpoint's state_dict
+            will be loaded right after.
+        seed: if given, random initialisation is drawn from a forked RNG seeded with it (the global
+            torch RNG is left untouched), so two builds with one seed are identical.
+
+    Returns:
+        The network; ``model.spec`` is the normalised spec (with defaults filled in).
+    """
+    kind = _choice(spec, "kind", tuple(KINDS), "multilabel")
+    backbone = _choice(spec, "backbone", BACKBONES, "resnet50")
+    full = {"kind": kind, "backbone": backbone, "num_classes": int(spec.get("num_classes", 2 if kind == "binary" else 14)),
+            "image_size": int(spec.get("image_size", 512)), "pretrained": str(spec.get("pretrained", "none"))}
+    if kind == "binary":
+        if full["num_classes"] != 2:
+            raise ConfigError(f"model spec: a binary net has num_classes=2, got {full['num_classes']}")
+        full["cam"] = _choice(spec, "cam", _CHOICES["cam"], "difference")
+    if kind == "two_path":
+        full["regression"] = _choice(spec, "regression", _CHOICES["regression"], "conv1x1")
+    init = pretrained if pretrained is not None else full["pretrained"]
+    with torch.random.fork_rng(devices=[], enabled=seed is not None):
+        if seed is not None:
+            torch.manual_seed(seed)
+        net: nn.Module = build_backbone(backbone, init)
+        model = KINDS[kind](net, full["num_classes"], full)
+    return model

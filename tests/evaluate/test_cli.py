@@ -1,0 +1,120 @@
+"""``agcl evaluate`` end to end on tiny synthetic index/cache/stage files (a stage + both controls)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from agcl.cli import app
+from agcl.evaluate.artifacts import write_heatmaps, write_predictions
+from agcl.labels import LABEL_INDEX, LABELS
+
+W, H, S, G = 200, 100, 64, 8  # original size (anisotropic), cache side, heatmap side
+
+
+@pytest.fixture()
+def tiny_eval(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 40
+    ids = [f"img{i:03d}.png" for i in range(n)]
+    labels = (rng.random((n, 14)) < 0.3).astype(int)
+    labels[:, 0] = np.arange(n) % 2  # both values present among test images
+    images = pd.DataFrame(labels, columns=list(LABELS))
+    images.insert(0, "image_id", ids)
+    images["split"] = ["test"] * 30 + ["train"] * 10
+    index = tmp_path / "index"
+    index.mkdir()
+    images.to_csv(index / "images.csv", index=False)
+    boxes = pd.DataFrame({"image_id": ["img000.png", "img001.png", "img001.png", "img002.png", "img035.png"],
+                          "label": ["Mass", "Mass", "Infiltrate", "Nodule", "Mass"],
+                          "x0": [25.0, 100, 0, 50, 0], "y0": [12.5, 50, 0, 25, 0],
+                          "x1": [75.0, 150, 50, 75, 10], "y1": [50.0, 87.5, 25, 50, 10]})
+    boxes.to_csv(index / "boxes.csv", index=False)
+    cache = index / f"cache_{S}"
+    cache.mkdir()
+    pd.DataFrame({"row": range(n), "image_id": ids, "width": W, "height": H}).to_csv(cache / "manifest.csv", index=False)
+    (cache / "cache.json").write_text(json.dumps({"size": S, "n": n, "complete": True}))
+    # a "perfect" stage: probabilities follow the labels, heatmaps painted on the GT boxes
+    stage = tmp_path / "run" / "stage_bsl"
+    test = images[images["split"] == "test"]
+    probs = np.clip(test[list(LABELS)].to_numpy() * 0.8 + rng.random((30, 14)) * 0.1, 0, 1)
+    write_predictions(stage, test["image_id"], probs)
+    maps = np.zeros((30, 14, G, G), np.float32)
+    row = {im: i for i, im in enumerate(test["image_id"])}
+    for r in boxes.itertuples():
+        if r.image_id in row:
+            lab = "Infiltration" if r.label == "Infiltrate" else r.label
+            c0, c1 = int(r.x0 * G / W), int(np.ceil(r.x1 * G / W))
+            r0, r1 = int(r.y0 * G / H), int(np.ceil(r.y1 * G / H))
+            maps[row[r.image_id], LABEL_INDEX[lab], r0:r1, c0:c1] = 5.0
+    write_heatmaps(stage, test["image_id"], maps)
+    return index, stage
+
+
+def test_evaluate_stage_and_controls(tiny_eval):
+    index, stage = tiny_eval
+    res = CliRunner().invoke(app, ["evaluate", str(index), "--stage", str(stage), "--control", "uniform",
+                                   "--control", "centre", "--generator", "cam20"])
+    assert res.exit_code == 0, res.output
+    out = stage.parent / "eval"
+    for f in ("auc.csv", "localization.csv", "wang.csv", "iou.csv", "pointing.csv", "summary.json", "summary.md",
+              "boxes_bsl.csv", "boxes_uniform.csv", "boxes_centre.csv"):
+        assert (out / f).is_file(), f
+    loc = pd.read_csv(out / "localization.csv").set_index(["model", "label"])
+    assert loc.loc[("bsl", "Total"), "gt"] == 4  # the box on a train image is ignored
+    assert loc.loc[("bsl", "Total"), "recall"] == 1.0 and loc.loc[("bsl", "Total"), "precision"] == 1.0
+    assert (loc["generator"] == "cam20").all() and (loc["upsample_size"] == S).all()
+    assert loc.loc[("uniform", "Total"), "detected"] == 4  # cam20: one box per evaluated map
+    auc = pd.read_csv(out / "auc.csv").set_index(["model", "label"])
+    assert auc.loc[("bsl", "Mean"), "auc"] > 0.95
+    assert auc.loc[("centre", "Atelectasis"), "auc"] == 0.5
+    md = (out / "summary.md").read_text()
+    assert "Table 2" in md and "Detected bsl" in md and "Detected centre" in md and "generator=cam20" in md
+    boxes = pd.read_csv(out / "boxes_bsl.csv")
+    assert boxes["x1"].max() <= W and boxes["y1"].max() <= H
+
+
+def test_evaluate_bad_input_is_one_line_error(tiny_eval, tmp_path):
+    index, stage = tiny_eval
+    preds = pd.read_csv(stage / "predictions.csv").iloc[1:]
+    preds.to_csv(stage / "predictions.csv", index=False)
+    res = CliRunner().invoke(app, ["evaluate", str(index), "--stage", str(stage)])
+    assert res.exit_code == 2 and "no prediction for 1 test image" in res.output
+    assert not (stage.parent / "eval").exists()
+    res = CliRunner().invoke(app, ["evaluate", str(index), "--control", "unifrom", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "did you mean 'uniform'" in res.output
+
+
+def test_evaluate_model_is_pure_and_upsample_after_exact(tiny_eval):
+    from agcl.boxes.generators import BoxSettings
+    from agcl.evaluate.artifacts import read_heatmaps, read_predictions
+    from agcl.evaluate.core import EvalSettings, evaluate_model
+    from agcl.evaluate.inputs import load_test_set
+
+    index, stage = tiny_eval
+    test = load_test_set(index)
+    preds = read_predictions(stage)
+    ids, maps = read_heatmaps(stage, mmap=False)
+    copies = [test.images.copy(), preds.copy(), test.gt.copy(), test.sizes.copy(), maps.copy()]
+    settings = EvalSettings(boxes=BoxSettings(method="wang2017", upsample="after"))
+    res = evaluate_model("m", test.images, preds, ids, maps, test.gt, test.sizes, settings)
+    for before, after in zip(copies[:4], [test.images, preds, test.gt, test.sizes], strict=True):
+        assert before.equals(after)
+    assert np.array_equal(copies[4], maps)
+    tot = res.localization.set_index("label").loc["Total"]
+    # painted cells cover each GT box exactly or slightly more; both thresholds give the same box
+    assert tot["detected"] == 8 and tot["tp"] == 8 and tot["recall"] == 1.0
+    assert res.pointing.set_index("label").loc["Total", "accuracy"] == 1.0
+
+
+def test_evaluate_requires_cache_manifest(tiny_eval):
+    import shutil
+
+    index, stage = tiny_eval
+    shutil.rmtree(index / f"cache_{S}")
+    res = CliRunner().invoke(app, ["evaluate", str(index), "--stage", str(stage)])
+    assert res.exit_code == 2 and "agcl prepare" in res.output
