@@ -1,0 +1,102 @@
+"""The notebook API: thin wrappers over what the CLI commands run, returning Python objects.
+
+>>> import agcl
+>>> res = agcl.predict("run/stage_agcl_2/checkpoint.pt", ["scans/"], box_threshold=0.5)
+>>> res.probabilities.head()      # one row per image: image, width, height + 14 probabilities
+>>> res.boxes                     # image, label, x0, y0, x1, y1, score (ORIGINAL image pixels)
+>>> agcl.report("run")            # -> Path("run/eval/report.html")
+
+``agcl.evaluate`` is the evaluation *package* (tables, artifacts), so the function behind
+``agcl evaluate`` is :func:`evaluate_stages` (exported as ``agcl.evaluate_stages``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agcl.inference.predictor import PredictionSet
+
+PathLike = str | os.PathLike[str]
+
+
+def predict(
+    checkpoint: PathLike,
+    images: PathLike | Sequence[PathLike],
+    *,
+    out: PathLike | None = None,
+    overlays: bool = False,
+    batch_size: int = 8,
+    device: str = "auto",
+    generator: str = "cam20",
+    box_threshold: float = 0.5,
+    progress: bool = False,
+) -> PredictionSet:
+    """Predict the 14 labels, heatmaps and boxes for image files or folders (mirrors ``agcl predict``).
+
+    Args:
+        checkpoint: a stage's ``checkpoint.pt`` (multilabel or two-path network).
+        images: one path or a list of files (PNG, JPEG, DICOM) and folders (scanned recursively).
+        out: if given, also write the CLI's files there (predictions.csv/.json, boxes.csv, heatmaps.npy…).
+        overlays: with ``out``, also write overlay PNGs into ``out/overlays``.
+        batch_size: images per forward pass.
+        device: ``auto`` | ``cpu`` | ``cuda``.
+        generator: heatmap→box generator, ``cam20`` or ``wang2017``.
+        box_threshold: make boxes for labels whose probability is at least this (0 = all labels).
+        progress: show a progress bar.
+
+    Returns:
+        A :class:`~agcl.inference.predictor.PredictionSet`: ``.probabilities``, ``.boxes`` (original
+        pixels), ``.heatmaps`` ``[N,14,h,w]`` and ``.failures`` (rejected files; never raised).
+    """
+    from agcl.inference.driver import predict as _predict
+
+    return _predict(checkpoint, images, out=out, overlays=overlays, batch_size=batch_size, device=device,
+                    generator=generator, box_threshold=box_threshold, progress=progress)
+
+
+def report(run_dir: PathLike, *, seed: int = 0, n_random: int = 1, tile: int = 256) -> Path:
+    """Write ``RUN/eval/report.html`` (mirrors ``agcl report``) and return its path."""
+    from agcl.viz.report import ReportOptions, build_report
+
+    return build_report(run_dir, ReportOptions(seed=seed, n_random=n_random, tile=tile))
+
+
+def evaluate_stages(
+    index_dir: PathLike,
+    stages: PathLike | Sequence[PathLike] = (),
+    *,
+    names: Sequence[str] = (),
+    controls: Sequence[str] = (),
+    out: PathLike | None = None,
+    cache: PathLike | None = None,
+    generator: str = "wang2017",
+    t: float = 0.25,
+    criterion: str = "iobb",
+    scope: str = "gt_images",
+    threshold: float = 0.5,
+    upsample: str = "before",
+    upsample_size: int = 0,
+    connectivity: int = 8,
+    normalization: str = "minmax",
+    bootstrap: int = 0,
+    seed: int = 0,
+    control_size: int = 0,
+) -> list[Any]:
+    """Tables 1 and 2 for stage folders and/or controls on the test split (mirrors ``agcl evaluate``).
+
+    Writes ``auc.csv``, ``localization.csv``, ``summary.md`` … into ``out`` (default: ``eval/`` beside
+    the first stage) and returns one :class:`agcl.evaluate.ModelResult` per model (``.auc``,
+    ``.localization``, ``.boxes`` DataFrames). Options mean what the CLI's ``--help`` says.
+    """
+    from agcl.evaluate.runner import run_evaluation
+
+    stage_list = [stages] if isinstance(stages, str | os.PathLike) else list(stages)
+    return run_evaluation(
+        index_dir=Path(index_dir), stages=[Path(s) for s in stage_list], names=list(names), controls=list(controls),
+        out=Path(out) if out is not None else None, cache=Path(cache) if cache is not None else None,
+        generator=generator, t=t, criterion=criterion, scope=scope, threshold=threshold, upsample=upsample,
+        upsample_size=upsample_size, connectivity=connectivity, normalization=normalization, bootstrap=bootstrap,
+        seed=seed, control_size=control_size)

@@ -1,0 +1,55 @@
+"""``agcl predict``: probabilities, heatmaps and boxes (original pixels) for new image files.
+
+Exit codes: 0 every input was processed; 3 some inputs were rejected (each named on stderr and in
+``failures.csv``) but the rest were processed and written; 2 nothing could be done (bad checkpoint,
+no readable image, bad option).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agcl.commands._shell import user_errors
+
+#: Exit code when some inputs were rejected while the others were processed.
+EXIT_PARTIAL = 3
+
+log = logging.getLogger(__name__)
+
+
+@user_errors
+def predict(
+    inputs: Annotated[list[Path], typer.Argument(help="Image files (PNG, JPEG, DICOM) and/or folders (scanned recursively).")],
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", "-c", help="checkpoint.pt of a multilabel or two-path stage.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created; nothing outside it is written).")],
+    overlays: Annotated[bool, typer.Option("--overlays/--no-overlays", help="Also write heatmap overlay PNGs with boxes.")] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per forward pass.")] = 8,
+    device: Annotated[str, typer.Option("--device", help="auto (CUDA when available) | cpu | cuda.")] = "auto",
+    generator: Annotated[str, typer.Option("--generator", help="Heatmap-to-box generator: cam20 | wang2017.")] = "cam20",
+    box_threshold: Annotated[float, typer.Option("--box-threshold", min=0.0, max=1.0,
+                                                 help="Make boxes for labels with probability >= this (0 = all 14).")] = 0.5,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+) -> None:
+    """Predict the 14 labels, heatmaps and boxes for image files; write them into --out.
+
+    Writes predictions.csv/.json, boxes.csv (x0,y0,x1,y1 in original image pixels), heatmaps.npy (+ heatmaps_index.csv), failures.csv, and overlays/*.png with --overlays.
+
+    Exit code 0: all inputs processed; 3: some inputs rejected (the others are still written); 2: nothing could be predicted.
+    """
+    from agcl.inference.driver import predict as run_predict
+
+    result = run_predict(checkpoint, inputs, out=out, overlays=overlays, batch_size=batch_size, device=device,
+                         generator=generator, box_threshold=box_threshold, progress=progress)
+    n_ok, n_bad = len(result.probabilities), len(result.failures)
+    typer.echo(f"predicted {n_ok} image(s), {len(result.boxes)} box(es) -> {out}")
+    if n_bad:
+        typer.echo(f"{n_bad} input(s) rejected; see {out / 'failures.csv'}", err=True)
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("predict")(predict)

@@ -1,0 +1,31 @@
+"""``agcl report RUN_DIR``: write ``RUN_DIR/eval/report.html`` (self-contained) and its figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agcl.commands._shell import user_errors
+
+
+@user_errors
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory written by `agcl run` / `agcl demo`.")],
+    seed: Annotated[int, typer.Option(help="Seed of the gallery's random picks (best/worst are deterministic).")] = 0,
+    n_random: Annotated[int, typer.Option("--n-random", min=0, help="Random gallery images per class.")] = 1,
+    tile: Annotated[int, typer.Option(min=64, max=1024, help="Longest side of each gallery overlay in pixels.")] = 256,
+) -> None:
+    """Write RUN_DIR/eval/report.html: Tables 1-2, ROC and training curves, seed counts, gallery.
+
+    Figures are embedded in the HTML (base64 PNG) and also saved under RUN_DIR/eval/figures/.
+    """
+    from agcl.viz.report import ReportOptions, build_report
+
+    out = build_report(run_dir, ReportOptions(seed=seed, n_random=n_random, tile=tile))
+    typer.echo(str(out))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)

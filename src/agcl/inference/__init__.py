@@ -1,0 +1,1 @@
+"""Prediction on new image files with a trained checkpoint (``agcl predict`` and :func:`agcl.predict`)."""

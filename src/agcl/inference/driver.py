@@ -1,0 +1,166 @@
+"""The batched prediction loop: files in, a :class:`PredictionSet` out (plus overlays, when asked).
+
+Bad inputs are rejected one by one (logged as one line naming the file) and the rest is processed;
+the caller decides the exit code from ``result.failures``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from agcl.boxes.generators import METHODS, BoxSettings
+from agcl.errors import ConfigError, InputError
+from agcl.inference.inputs import Failure, LoadedImage, iter_loaded, scan_inputs
+from agcl.inference.predictor import (
+    BOX_COLUMNS,
+    LoadedModel,
+    PredictionSet,
+    boxes_for_batch,
+    empty_probabilities,
+    load_model,
+    predict_batch,
+)
+from agcl.labels import LABELS
+
+log = logging.getLogger(__name__)
+
+
+class _OverlayWriter:
+    """Writes ``overlays/<stem>__<label>.png`` per image; stems are made unique (``_2``, ``_3`` …)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.used: dict[str, int] = {}
+
+    def _stem(self, image: str) -> str:
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(image).stem) or "image"
+        n = self.used.get(stem, 0) + 1
+        self.used[stem] = n
+        return stem if n == 1 else f"{stem}_{n}"
+
+    def write(self, item: LoadedImage, probs: np.ndarray, cams: np.ndarray, boxes: pd.DataFrame) -> None:
+        from agcl.viz.overlays import overlay, save_png
+
+        stem = self._stem(item.image)
+        labels = list(dict.fromkeys(boxes["label"])) or [LABELS[int(np.argmax(probs))]]
+        for label in labels:
+            k = LABELS.index(label)
+            pred = boxes.loc[boxes["label"] == label, ["x0", "y0", "x1", "y1"]].to_numpy(dtype=float)
+            rgb = overlay(item.original, cams[k], pred_boxes=pred, box_frame=(item.width, item.height),
+                          size=min(512, max(item.width, item.height)))
+            save_png(self.folder / f"{stem}__{label}.png", rgb)
+
+
+def predict_paths(
+    loaded: LoadedModel,
+    inputs: Sequence[str | os.PathLike[str]],
+    *,
+    batch_size: int = 8,
+    generator: str = "cam20",
+    box_threshold: float = 0.5,
+    overlay_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> PredictionSet:
+    """Predict every image found in ``inputs`` (files and folders) with a loaded model.
+
+    Args:
+        loaded: from :func:`agcl.inference.predictor.load_model`.
+        inputs: image files (PNG/JPEG/DICOM) and folders (scanned recursively).
+        batch_size: images per forward pass.
+        generator: heatmap→box generator, ``cam20`` or ``wang2017`` (ARCHITECTURE §3).
+        box_threshold: boxes are made for labels with probability >= this (0 = every label).
+        overlay_dir: when given, overlay PNGs are written there while predicting.
+        progress: show a rich progress bar.
+    """
+    if generator not in METHODS:
+        raise ConfigError(f"unknown box generator {generator!r} (choices: {', '.join(METHODS)})")
+    if batch_size < 1:
+        raise ConfigError(f"batch size must be >= 1, got {batch_size}")
+    files, failures = scan_inputs(inputs)
+    for f in failures:
+        log.warning("rejected: %s", f.error)
+    if not files:
+        raise InputError("no image files to predict (inputs: " + ", ".join(str(p) for p in inputs) + ")")
+    settings = BoxSettings(method=generator, upsample_size=loaded.image_size)
+    writer = _OverlayWriter(Path(overlay_dir)) if overlay_dir is not None else None
+    rows, box_frames, cam_list = [], [], []
+    batch: list[LoadedImage] = []
+
+    def flush() -> None:
+        probs, cams = predict_batch(loaded, np.stack([b.resized for b in batch]))
+        names = [b.image for b in batch]
+        widths = np.array([b.width for b in batch], dtype=np.float64)
+        heights = np.array([b.height for b in batch], dtype=np.float64)
+        boxes = boxes_for_batch(names, probs, cams, widths, heights, settings, box_threshold)
+        for i, item in enumerate(batch):
+            rows.append([item.image, item.width, item.height, *probs[i].tolist()])
+            if writer is not None:
+                writer.write(item, probs[i], cams[i], boxes[boxes["image"] == item.image])
+        box_frames.append(boxes)
+        cam_list.append(cams)
+        batch.clear()
+
+    columns = [TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    with Progress(*columns, disable=not progress, transient=True) as bar:
+        task = bar.add_task("predict", total=len(files))
+        for item in iter_loaded(files, loaded.image_size, keep_original=writer is not None):
+            if isinstance(item, Failure):
+                log.warning("rejected: %s", item.error)
+                failures.append(item)
+            else:
+                batch.append(item)
+                if len(batch) == batch_size:
+                    flush()
+            bar.advance(task)
+        if batch:
+            flush()
+    probabilities = pd.DataFrame(rows, columns=empty_probabilities().columns) if rows else empty_probabilities()
+    frames = [b for b in box_frames if not b.empty]
+    boxes = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=BOX_COLUMNS)
+    h, w = (cam_list[0].shape[-2:] if cam_list else (0, 0))
+    heatmaps = np.concatenate(cam_list) if cam_list else np.zeros((0, len(LABELS), h, w), np.float32)
+    info = {"checkpoint": loaded.checkpoint, "model_spec": loaded.spec, "image_size": loaded.image_size,
+            "box_threshold": box_threshold, "boxes": settings.describe(), "frame": "original image pixels"}
+    fail_df = pd.DataFrame([(f.image, f.error) for f in failures], columns=["image", "error"])
+    return PredictionSet(probabilities, boxes, heatmaps, fail_df, info)
+
+
+def predict(
+    checkpoint: str | os.PathLike[str],
+    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    out: str | os.PathLike[str] | None = None,
+    overlays: bool = False,
+    batch_size: int = 8,
+    device: str = "auto",
+    generator: str = "cam20",
+    box_threshold: float = 0.5,
+    progress: bool = False,
+) -> PredictionSet:
+    """Load a checkpoint, predict files/folders, and (with ``out``) write the output files.
+
+    This is what ``agcl predict`` and :func:`agcl.predict` run. Rejected inputs are listed in
+    ``result.failures`` (and ``failures.csv``); they never stop the others.
+    """
+    from agcl.inference.outputs import write_outputs
+    from agcl.inference.predictor import resolve_out
+
+    if isinstance(inputs, str | os.PathLike):
+        inputs = [inputs]
+    out_dir = resolve_out(out) if out is not None else None
+    if overlays and out_dir is None:
+        raise ConfigError("overlays need an output folder (out=...)")
+    loaded = load_model(checkpoint, device)
+    result = predict_paths(loaded, list(inputs), batch_size=batch_size, generator=generator,
+                           box_threshold=box_threshold, progress=progress,
+                           overlay_dir=(out_dir / "overlays") if overlays and out_dir is not None else None)
+    if out_dir is not None:
+        write_outputs(result, out_dir)
+    return result

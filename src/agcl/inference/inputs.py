@@ -1,0 +1,103 @@
+"""Inputs of ``agcl predict``: find image files, decode and resize each one, failing one file at a time.
+
+Folders are scanned recursively for PNG, JPEG and DICOM files (by extension, sorted). Files named
+explicitly are always tried, whatever their extension: a non-image gives a clear per-file error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from agcl.errors import AgclError, InputError
+
+#: Extensions picked up when scanning folders (case-insensitive).
+IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".dcm", ".dicom")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A rejected input: the path as given and a one-line reason."""
+
+    image: str
+    error: str
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """One decoded input.
+
+    Attributes:
+        image: the path as the user gave it (or as found in a named folder).
+        original: decoded grey pixels at the file's own size (kept only when overlays are drawn).
+        resized: the network input, resized exactly as the image cache does.
+        width, height: original size in pixels (the frame of the output boxes).
+
+    Shapes: original ``[H, W]`` uint8; resized ``[S, S]`` uint8.
+    """
+
+    image: str
+    original: np.ndarray | None
+    resized: np.ndarray
+    width: int
+    height: int
+
+
+def scan_inputs(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[Failure]]:
+    """Expand files and folders into a list of files; missing paths become failures.
+
+    Returns:
+        ``(files, failures)``; files keep the order given, folder contents sorted, no duplicates.
+    """
+    files: list[Path] = []
+    failures: list[Failure] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                failures.append(Failure(str(path), f"no PNG/JPEG/DICOM files in folder {path}"))
+        elif path.is_file():
+            found = [path]
+        else:
+            failures.append(Failure(str(path), f"{path}: no such file or folder"))
+            continue
+        for p in found:
+            key = p.resolve()
+            if key not in seen:
+                seen.add(key)
+                files.append(p)
+    return files, failures
+
+
+def load_image(path: Path, size: int, *, keep_original: bool = False) -> LoadedImage:
+    """Decode one file (PNG/JPEG/DICOM → uint8 grey) and resize it to ``size``² like the cache.
+
+    Raises:
+        InputError: naming the file, for anything unreadable.
+    """
+    from agcl.data.images import read_image, read_image_resized
+
+    try:
+        # the cache's own decode+resize, so the network sees exactly what it saw in training
+        resized, (width, height) = read_image_resized(path, size)
+        original = read_image(path) if keep_original else None
+    except AgclError:
+        raise
+    except Exception as exc:  # a decoder failing in an unforeseen way is still one file's problem
+        raise InputError(f"cannot decode image {path} ({type(exc).__name__}: {exc})") from None
+    return LoadedImage(str(path), original, resized, int(width), int(height))
+
+
+def iter_loaded(files: Iterable[Path], size: int, *, keep_original: bool = False):
+    """Yield a :class:`LoadedImage` or a :class:`Failure` per file, in order."""
+    for path in files:
+        try:
+            yield load_image(path, size, keep_original=keep_original)
+        except AgclError as exc:
+            yield Failure(str(path), str(exc))

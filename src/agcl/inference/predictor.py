@@ -1,0 +1,131 @@
+"""Prediction on arbitrary image files with a trained checkpoint (the core of ``agcl predict``).
+
+A checkpoint's ``model_spec`` rebuilds the network and gives the input size S. Each image is decoded
+to grey, resized to S×S exactly like the image cache, and run through the network in batches; the
+class heatmaps (raw CAM, Eq. 1) become boxes through a named generator and are mapped back to the
+ORIGINAL image's pixels (ARCHITECTURE §3, §5.5).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from agcl.boxes.generators import BoxSettings, heatmaps_to_boxes
+from agcl.errors import InputError
+from agcl.labels import LABELS
+
+log = logging.getLogger(__name__)
+
+BOX_COLUMNS = ["image", "label", "x0", "y0", "x1", "y1", "score"]
+
+
+@dataclass
+class LoadedModel:
+    """A network rebuilt from a checkpoint, in eval mode on its device."""
+
+    model: torch.nn.Module
+    spec: dict
+    image_size: int
+    device: torch.device
+    checkpoint: str
+
+
+def load_model(checkpoint: str | os.PathLike[str], device: str = "auto") -> LoadedModel:
+    """Rebuild a 14-label network (``multilabel`` or ``two_path``) from a checkpoint.
+
+    Raises:
+        InputError: unreadable/incompatible checkpoint, or one whose state_dict does not fit its spec.
+    """
+    from agcl.models import build_model
+    from agcl.train.checkpoint import load_checkpoint
+    from agcl.train.device import resolve_device
+
+    payload = load_checkpoint(checkpoint, expect_kind=("multilabel", "two_path"))
+    spec = dict(payload["model_spec"])
+    model = build_model(spec, pretrained="none")
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(f"incompatible checkpoint {checkpoint}: weights do not fit its model_spec ({first})") from None
+    dev = resolve_device(device)
+    model.to(dev).eval()
+    return LoadedModel(model, dict(model.spec), int(model.spec["image_size"]), dev, str(checkpoint))
+
+
+def predict_batch(loaded: LoadedModel, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities and raw CAMs for a batch of resized grey images.
+
+    Shapes: pixels ``[B, S, S]`` uint8 -> probs ``[B, 14]`` float32 in [0,1], cams ``[B, 14, h, w]``
+    float32 (raw CAM, cache frame).
+    """
+    from agcl.models import infer
+
+    x = torch.from_numpy(np.ascontiguousarray(pixels)).to(loaded.device).float().div_(255.0)[:, None]
+    probs, cams = infer(loaded.model, x)
+    return probs.cpu().numpy(), cams.cpu().numpy()
+
+
+def boxes_for_batch(
+    names: list[str], probs: np.ndarray, cams: np.ndarray, widths: np.ndarray, heights: np.ndarray,
+    settings: BoxSettings, box_threshold: float,
+) -> pd.DataFrame:
+    """Boxes for every (image, label) whose probability is at least ``box_threshold``.
+
+    Boxes come from ``settings`` (generator ``wang2017``/``cam20``, upsampling to S) and are mapped to
+    each image's original pixels; ``score`` is the generator's (raw heatmap maximum in the component).
+
+    Shapes: probs ``[B, 14]``; cams ``[B, 14, h, w]``; widths/heights ``[B]`` original pixels.
+    """
+    img_idx, lab_idx = np.nonzero(probs >= box_threshold)
+    if len(img_idx) == 0:
+        return pd.DataFrame(columns=BOX_COLUMNS)
+    det = heatmaps_to_boxes(cams[img_idx, lab_idx], widths[img_idx], heights[img_idx], settings)
+    rows = pd.DataFrame(det.boxes, columns=["x0", "y0", "x1", "y1"])
+    rows.insert(0, "label", [LABELS[lab_idx[m]] for m in det.map_index])
+    rows.insert(0, "image", [names[img_idx[m]] for m in det.map_index])
+    rows["score"] = det.scores
+    return rows[BOX_COLUMNS]
+
+
+@dataclass
+class PredictionSet:
+    """Everything ``agcl predict`` computes (the Python API returns it too).
+
+    Attributes:
+        probabilities: one row per processed image: ``image, width, height`` + one column per label.
+        boxes: ``image, label, x0, y0, x1, y1, score`` in ORIGINAL image pixels.
+        heatmaps: raw CAMs, rows aligned with ``probabilities``.
+        failures: ``image, error`` for every rejected input.
+        settings: generator, threshold, checkpoint and model spec used.
+
+    Shapes: heatmaps ``[N, 14, h, w]`` float32, cache frame (S×S image resized to h×w).
+    """
+
+    probabilities: pd.DataFrame
+    boxes: pd.DataFrame
+    heatmaps: np.ndarray
+    failures: pd.DataFrame
+    settings: dict = field(default_factory=dict)
+
+    def boxes_of(self, image: str) -> pd.DataFrame:
+        """Boxes of one image (by the path string in ``probabilities.image``)."""
+        return self.boxes[self.boxes["image"] == image].reset_index(drop=True)
+
+
+def empty_probabilities() -> pd.DataFrame:
+    return pd.DataFrame(columns=["image", "width", "height", *LABELS])
+
+
+def resolve_out(out: str | os.PathLike[str]) -> Path:
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--out {path} exists and is not a folder")
+    return path

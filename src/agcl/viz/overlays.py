@@ -1,0 +1,127 @@
+"""Heatmap overlays with ground-truth and predicted boxes, as in the AGCL paper's Fig. 3.
+
+Pure functions: arrays in, an RGB ``uint8`` array out. Saving is a separate, atomic step.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from agcl.io import write_with_atomic
+
+#: Ground-truth boxes are green (as in Fig. 3); predicted boxes magenta, a hue the jet colormap lacks.
+GT_COLOUR = (0, 230, 0)
+PRED_COLOUR = (255, 0, 255)
+
+Box = Sequence[float]  # (x0, y0, x1, y1)
+
+
+def normalise_for_display(heatmap: np.ndarray) -> np.ndarray:
+    """Min–max scale one heatmap to [0, 1] for display only.
+
+    This destroys comparability between images (each map is stretched to its own range); it is used
+    for pictures, never for seed thresholds or boxes. A constant map becomes all zeros.
+
+    Shapes: heatmap ``[h, w]`` float (raw CAM) -> ``[h, w]`` float32 in [0, 1].
+    """
+    h = np.asarray(heatmap, dtype=np.float32)
+    finite = np.isfinite(h)
+    if not finite.any():
+        return np.zeros_like(h)
+    lo, hi = float(h[finite].min()), float(h[finite].max())
+    if hi <= lo:
+        return np.zeros_like(h)
+    return np.clip(np.where(finite, (h - lo) / (hi - lo), 0.0), 0.0, 1.0).astype(np.float32)
+
+
+def _colormap(values: np.ndarray, cmap: str) -> np.ndarray:
+    """Map [0, 1] values through a 256-entry lookup table of a matplotlib colormap (fast).
+
+    Shapes: values ``[H, W]`` float in [0, 1] -> ``[H, W, 3]`` float32 in [0, 255].
+    """
+    import matplotlib
+
+    lut = (matplotlib.colormaps[cmap](np.linspace(0.0, 1.0, 256))[:, :3] * 255.0).astype(np.float32)
+    return lut[np.clip(np.rint(values * 255.0), 0, 255).astype(np.intp)]
+
+
+def overlay(
+    image: np.ndarray,
+    heatmap: np.ndarray | None = None,
+    *,
+    gt_boxes: Iterable[Box] = (),
+    pred_boxes: Iterable[Box] = (),
+    box_frame: tuple[float, float] | None = None,
+    size: int | None = None,
+    alpha: float = 0.45,
+    cmap: str = "jet",
+) -> np.ndarray:
+    """Blend a class heatmap over a grey radiograph and draw boxes.
+
+    The heatmap covers the whole image (the cache is a plain resize of the whole image), so it is
+    upsampled bilinearly to the display size. Boxes are xyxy in the pixel frame ``box_frame`` =
+    (width, height) — normally the original image — and are scaled to the display frame.
+
+    Args:
+        image: grey radiograph.
+        heatmap: raw class activation map of one class, or None for boxes only.
+        gt_boxes: ground-truth boxes (drawn green).
+        pred_boxes: predicted boxes (drawn magenta).
+        box_frame: (width, height) of the boxes' frame; defaults to the image's own size.
+        size: longest side of the output in pixels (keeps aspect); defaults to the image size.
+        alpha: heatmap opacity in [0, 1].
+        cmap: matplotlib colormap name (red = strong response with ``jet``, as in Fig. 3).
+
+    Returns:
+        The overlay picture.
+
+    Shapes: image ``[H, W]`` uint8; heatmap ``[h, w]`` float; returns ``[H', W', 3]`` uint8.
+    """
+    img = np.asarray(image)
+    if img.ndim != 2:
+        raise ValueError(f"expected a grey [H, W] image, got shape {img.shape}")
+    height, width = img.shape
+    if size is not None and max(height, width) != size:
+        scale = size / max(height, width)
+        out_w, out_h = max(1, round(width * scale)), max(1, round(height * scale))
+        grey = np.asarray(Image.fromarray(img.astype(np.uint8)).resize((out_w, out_h), Image.BILINEAR))
+    else:
+        out_w, out_h, grey = width, height, img.astype(np.uint8)
+    rgb = np.repeat(grey[..., None].astype(np.float32), 3, axis=2)
+    if heatmap is not None:
+        norm = normalise_for_display(heatmap)
+        up = np.asarray(Image.fromarray(norm, mode="F").resize((out_w, out_h), Image.BILINEAR))
+        rgb = (1.0 - alpha) * rgb + alpha * _colormap(np.clip(up, 0.0, 1.0), cmap)
+    picture = Image.fromarray(np.clip(rgb + 0.5, 0, 255).astype(np.uint8), mode="RGB")
+    fw, fh = box_frame if box_frame is not None else (width, height)
+    sx, sy = out_w / float(fw), out_h / float(fh)
+    line = max(2, round(max(out_w, out_h) / 160))
+    draw = ImageDraw.Draw(picture)
+    for boxes, colour in ((gt_boxes, GT_COLOUR), (pred_boxes, PRED_COLOUR)):
+        for x0, y0, x1, y1 in boxes:
+            draw.rectangle([x0 * sx, y0 * sy, x1 * sx, y1 * sy], outline=colour, width=line)
+    return np.asarray(picture)
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """Encode an RGB/grey ``uint8`` array as PNG bytes.
+
+    Shapes: rgb ``[H, W, 3]`` or ``[H, W]`` uint8.
+    """
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(rgb, dtype=np.uint8)).save(buf, format="PNG", compress_level=3)
+    return buf.getvalue()
+
+
+def save_png(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
+    """Write an array as a PNG file atomically.
+
+    Shapes: rgb ``[H, W, 3]`` or ``[H, W]`` uint8.
+    """
+    data = png_bytes(rgb)
+    write_with_atomic(path, lambda tmp: tmp.write_bytes(data))
