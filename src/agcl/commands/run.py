@@ -1,0 +1,43 @@
+"""``agcl run``: the whole AGCL pipeline (BSL → curriculum → seeds → AGL / AGCL-1…k → evaluation), resumable.
+
+    agcl run --config configs/nih-cxr14.yaml --set data.index_dir=runs/nih-index --run-dir runs/nih
+    agcl run --config configs/demo.yaml --set source.raw_dir=data/phantom --run-dir runs/demo2
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agcl.commands._shell import user_errors
+
+log = logging.getLogger(__name__)
+
+
+@user_errors
+def run(
+    run_dir: Annotated[Path, typer.Option("--run-dir", help="Run directory (created; re-running resumes it).")],
+    config: Annotated[Path | None, typer.Option("--config", help="Pipeline YAML (data/model/optim/runtime + source/curriculum/seeds/refine/eval); built-in defaults when omitted.")] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Override one config value, e.g. --set refine.rounds=3 (repeatable).")] = None,
+    only: Annotated[list[str] | None, typer.Option("--only", help="Stop once this stage (and what it needs) is done, e.g. --only bsl (repeatable).")] = None,
+) -> None:
+    """Run or resume the pipeline; finished stages are skipped, a killed stage resumes from its last epoch."""
+    from agcl.logs import setup_console_logging
+    from agcl.pipeline.compare import print_tables
+    from agcl.pipeline.driver import load_pipeline_config, run_pipeline
+
+    setup_console_logging()
+    cfg = load_pipeline_config(config, overrides or [])
+    run_pipeline(cfg, run_dir, only=only or None)
+    eval_dir = run_dir / "eval"
+    if (eval_dir / "DONE").is_file():
+        typer.echo(print_tables(eval_dir))
+        typer.echo(f"\nResults: {eval_dir / 'summary.md'} (tables: auc.csv, localization.csv; seeds: seeds.csv)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``agcl run`` to the CLI."""
+    app.command("run")(run)

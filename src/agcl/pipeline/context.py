@@ -1,0 +1,174 @@
+"""What every pipeline stage needs: the config, the run directory, the index, the cache, the
+severity table and the optional diagnostic truth — loaded once and handed to each stage."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from agcl.config import to_dict
+from agcl.errors import InputError
+from agcl.labels import LABELS, UnknownLabelError, canonical_label
+from agcl.pipeline.settings import PipelineConfig
+
+log = logging.getLogger(__name__)
+
+SEVERITY_COLUMNS = ("image_id", "label", "status", "severity")
+
+
+@dataclass
+class RunContext:
+    """Shared, read-only inputs of one pipeline run.
+
+    Attributes:
+        cfg: the resolved config. run_dir: the run directory.
+        index_dir / cache_dir: where the index and the image cache live (resolved, absolute).
+    """
+
+    cfg: PipelineConfig
+    run_dir: Path
+    index_dir: Path
+    cache_dir: Path
+    _extra: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def index(self):
+        from agcl.data.index import load_index
+
+        return load_index(self.index_dir)
+
+    @cached_property
+    def cache(self):
+        from agcl.data.cache import ImageCache
+
+        cache = ImageCache.open(self.cache_dir)
+        if cache.size != self.cfg.data.image_size:
+            raise InputError(f"image cache {self.cache_dir} has size {cache.size} but data.image_size="
+                             f"{self.cfg.data.image_size}; prepare a cache of that size or change the setting")
+        return cache
+
+    @cached_property
+    def images(self) -> pd.DataFrame:
+        """images.csv rows (row order = cache order)."""
+        return self.index.images
+
+    def split(self, name: str) -> pd.DataFrame:
+        return self.images[self.images["split"] == name]
+
+    @cached_property
+    def severity(self) -> pd.DataFrame | None:
+        """The joined severity table (``image_id,label,status,severity``) or None when not configured."""
+        path = self.cfg.source.severity
+        if not path:
+            return None
+        return load_severity(Path(path), set(self.images["image_id"].astype(str)))
+
+    @cached_property
+    def truth(self) -> pd.DataFrame | None:
+        """Diagnostic truth boxes of training images (never used for training or selection)."""
+        frames = []
+        if self.cfg.source.truth_boxes:
+            frames.append(load_truth(Path(self.cfg.source.truth_boxes)))
+        boxes = self.index.boxes
+        if boxes is not None and len(boxes):
+            frames.append(boxes[["image_id", "label", "x0", "y0", "x1", "y1"]])
+        if not frames:
+            return None
+        out = pd.concat(frames, ignore_index=True)
+        train_ids = set(self.split("train")["image_id"].astype(str))
+        out = out[out["image_id"].astype(str).isin(train_ids)]
+        return out if len(out) else None
+
+    @cached_property
+    def env(self):
+        from agcl.train.device import setup_runtime
+
+        return setup_runtime(self.cfg.runtime)
+
+    def config_dict(self) -> dict[str, Any]:
+        return to_dict(self.cfg)
+
+    def source_sizes(self, image_ids) -> tuple[np.ndarray, np.ndarray]:
+        """Original (width, height) of each image (the frame of boxes). Shapes: -> [N], [N] float64."""
+        sizes = np.array([self.cache.source_size(str(i)) for i in image_ids], dtype=np.float64).reshape(-1, 2)
+        return sizes[:, 0], sizes[:, 1]
+
+    def dataset(self, rows: pd.DataFrame, *, train: bool = False, targets=None):
+        """A :class:`agcl.data.dataset.CxrDataset` over ``rows``; augmentation (``data.augment``) only when
+        ``train``; ``targets`` = seed heatmaps ``{image_id: (H [14,h,w], 1_c [14])}`` for the two-path net."""
+        from agcl.data.augment import AffineAugment
+        from agcl.data.dataset import CxrDataset
+
+        augment = AffineAugment(seed=self.cfg.runtime.seed) if train and self.cfg.data.augment == "light" else None
+        return CxrDataset(rows, self.cache, augment=augment, targets=targets or None)
+
+    def model_spec(self, kind: str) -> dict[str, Any]:
+        spec = {"kind": kind, "backbone": self.cfg.model.backbone, "image_size": self.cfg.data.image_size,
+                "num_classes": 2 if kind == "binary" else len(LABELS)}
+        return spec
+
+
+def load_severity(path: Path, known_ids: set[str]) -> pd.DataFrame:
+    """Read a severity table and join it to images.
+
+    Accepts the miner's table (``id,label,status,severity[,evidence]``, where ``id`` is the image id —
+    as for a ``reports.csv`` keyed by image) or an already joined one (``image_id,label,...``).
+    Rows of images that are not in the index are dropped (counted in the log).
+
+    Raises:
+        InputError: unreadable file, missing columns, unknown label/status/severity (naming the row).
+    """
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read severity table {path}: {exc}") from None
+    if "image_id" not in df.columns and "id" in df.columns:
+        df = df.rename(columns={"id": "image_id"})
+    missing = [c for c in SEVERITY_COLUMNS if c not in df.columns]
+    if missing:
+        raise InputError(f"severity table {path} lacks column(s) {missing}; expected id,label,status,severity")
+    df = df[list(SEVERITY_COLUMNS)].copy()
+    labels = []
+    for i, lab in enumerate(df["label"]):
+        try:
+            labels.append(canonical_label(lab, where=f"{path} row {i + 2}"))
+        except UnknownLabelError as exc:
+            raise InputError(str(exc)) from None
+    df["label"] = labels
+    for col, allowed in (("status", {"positive", "negative", "uncertain"}),
+                         ("severity", {"mild", "moderate", "severe", "none", ""})):
+        bad = ~df[col].isin(allowed)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(f"{path} row {row + 2}: invalid {col} {df[col].iloc[row]!r} "
+                             f"(expected one of {sorted(a for a in allowed if a)})")
+    df["severity"] = df["severity"].replace("", "none")
+    keep = df["image_id"].isin(known_ids)
+    if (~keep).any():
+        log.info("severity table %s: %d of %d rows name images outside the index (ignored)", path,
+                 int((~keep).sum()), len(df))
+    return df[keep].reset_index(drop=True)
+
+
+def load_truth(path: Path) -> pd.DataFrame:
+    """Read a diagnostic truth box CSV ``image_id,label,x0,y0,x1,y1`` (extra columns ignored)."""
+    try:
+        df = pd.read_csv(path, dtype={"image_id": str, "label": str})
+    except (OSError, pd.errors.ParserError) as exc:
+        raise InputError(f"cannot read truth boxes {path}: {exc}") from None
+    need = ["image_id", "label", "x0", "y0", "x1", "y1"]
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise InputError(f"truth box file {path} lacks column(s) {missing}")
+    df = df[need].copy()
+    try:
+        df["label"] = [canonical_label(x) for x in df["label"]]
+    except UnknownLabelError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    return df

@@ -1,0 +1,183 @@
+"""The resumable AGCL pipeline over a run directory (``agcl run`` / ``agcl demo``).
+
+DAG (k = ``refine.rounds``; the AGL branch only with ``refine.agl``)::
+
+    [index → prepare]  (only when source.raw_dir is given instead of data.index_dir)
+    bsl ─┬─ seeds_agl → agl
+         └─ curriculum_r1 → seeds_r1 → agcl_1 → curriculum_r2 → seeds_r2 → agcl_2 … → agcl_k
+    eval (bsl, agl, agcl_1…k)
+
+Every stage writes its artifacts atomically and ``DONE`` last (:mod:`agcl.pipeline.stages`); a re-run
+skips finished stages and a killed training stage resumes from its last epoch checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from agcl.config import dump_config, load_config, to_dict
+from agcl.errors import ConfigError
+from agcl.io import write_text_atomic
+from agcl.pipeline.context import RunContext
+from agcl.pipeline.settings import PipelineConfig
+from agcl.pipeline.stages import Stage, execute, stage_dir
+
+log = logging.getLogger(__name__)
+
+#: Settings that may change between a run and its resumption (they do not change any number).
+RESUME_SAFE = ("runtime.progress", "runtime.num_threads", "runtime.log_every", "data.num_workers",
+               "data.eval_batch_size")
+
+
+def load_pipeline_config(path: str | Path | None, overrides=()) -> PipelineConfig:
+    return load_config(path, overrides, schema=PipelineConfig)
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def check_resume_config(run_dir: Path, cfg: PipelineConfig) -> None:
+    """Refuse to continue a run directory with a config that would change its numbers."""
+    import yaml
+
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        return
+    old = _flatten(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    new = _flatten(to_dict(cfg))
+    diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUME_SAFE)
+    if diff:
+        shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:4])
+        raise ConfigError(f"run directory {run_dir} was started with another config ({shown}"
+                          f"{', …' if len(diff) > 4 else ''}); use a new --run-dir or the same settings")
+
+
+def build_stages(ctx: RunContext) -> list[Stage]:
+    """The pipeline DAG for ``ctx.cfg`` (see the module docstring)."""
+    from agcl.pipeline.baseline import run_baseline
+    from agcl.pipeline.binary import run_curriculum
+    from agcl.pipeline.compare import run_compare
+    from agcl.pipeline.harvest import run_seeds, run_seeds_agl
+    from agcl.pipeline.refine import run_refine
+
+    cfg, run = ctx.cfg, ctx.run_dir
+    d = lambda name: stage_dir(run, name)  # noqa: E731
+    ckpt = lambda name: d(name) / "checkpoint.pt"  # noqa: E731
+    stages: list[Stage] = []
+    data_deps: tuple[str, ...] = ()
+    if _needs_data_stages(cfg):
+        stages += [Stage("index", (), lambda sd: _index_stage(ctx, sd)),
+                   Stage("prepare", ("index",), lambda sd: _prepare_stage(ctx, sd))]
+        data_deps = ("prepare",)
+    stages.append(Stage("bsl", data_deps, lambda sd: run_baseline(ctx, sd)))
+    models = [("BSL", "bsl")]
+    seed_stages = []
+    if cfg.refine.agl:
+        stages.append(Stage("seeds_agl", ("bsl",), lambda sd: run_seeds_agl(ctx, sd, ckpt("bsl"))))
+        stages.append(Stage("agl", ("seeds_agl",),
+                            lambda sd: run_refine(ctx, sd, "agl", d("seeds_agl"), ckpt("bsl"))))
+        models.append(("AGL", "agl"))
+        seed_stages.append(("AGL", "seeds_agl"))
+    for k in range(1, cfg.refine.rounds + 1):
+        source = "bsl" if k == 1 else f"agcl_{k - 1}"
+        prev_seeds = None if k == 1 else f"seeds_r{k - 1}"
+        init = "bsl" if cfg.refine.init == "bsl" or k == 1 else f"agcl_{k - 1}"
+        stages.append(Stage(f"curriculum_r{k}", (source,),
+                            lambda sd, k=k, source=source: run_curriculum(ctx, sd, ckpt(source), k)))
+        stages.append(Stage(f"seeds_r{k}", (f"curriculum_r{k}",) + ((prev_seeds,) if prev_seeds else ()),
+                            lambda sd, k=k, p=prev_seeds: run_seeds(ctx, sd, d(f"curriculum_r{k}"),
+                                                                    d(p) if p else None, k)))
+        stages.append(Stage(f"agcl_{k}", (f"seeds_r{k}", init),
+                            lambda sd, k=k, init=init: run_refine(ctx, sd, f"agcl_{k}", d(f"seeds_r{k}"), ckpt(init))))
+        models.append((f"AGCL-{k}", f"agcl_{k}"))
+        seed_stages.append((f"AGCL-{k}", f"seeds_r{k}"))
+    stages.append(Stage("eval", tuple(s for _, s in models) + tuple(s for _, s in seed_stages),
+                        lambda sd: run_compare(ctx, sd, [(n, d(s)) for n, s in models],
+                                               [(n, d(s)) for n, s in seed_stages])))
+    return [_timed(s) for s in stages]
+
+
+def _timed(stage: Stage) -> Stage:
+    def run(sd: Path, _f=stage.run) -> dict:
+        t0 = time.perf_counter()
+        out = _f(sd)
+        out = dict(out or {})
+        out["seconds"] = round(time.perf_counter() - t0, 2)
+        log.info("stage %s finished in %.1f s", stage.name, out["seconds"])
+        return out
+
+    return Stage(stage.name, stage.deps, run)
+
+
+def _needs_data_stages(cfg: PipelineConfig) -> bool:
+    if cfg.data.index_dir:
+        return False
+    if not cfg.source.raw_dir:
+        raise ConfigError("set data.index_dir (an `agcl index` folder) or source.raw_dir (an NIH-layout folder)")
+    return True
+
+
+def _index_stage(ctx: RunContext, sd: Path) -> dict:
+    from agcl.data.index import save_index
+    from agcl.data.nih import NihOptions, build_nih_index
+
+    images, boxes, info = build_nih_index(ctx.cfg.source.raw_dir, NihOptions(seed=ctx.cfg.runtime.seed))
+    save_index(sd, images, boxes, info)
+    return {"images": len(images), "boxes": len(boxes)}
+
+
+def _prepare_stage(ctx: RunContext, sd: Path) -> dict:
+    from agcl.data.cache import prepare_cache
+
+    out = prepare_cache(ctx.index_dir, size=ctx.cfg.data.image_size, out=ctx.cache_dir,
+                        progress=ctx.cfg.runtime.progress)
+    return {"cache": str(out)}
+
+
+def make_context(cfg: PipelineConfig, run_dir: Path) -> RunContext:
+    run_dir = Path(run_dir).resolve()
+    if cfg.data.index_dir:
+        index_dir = Path(cfg.data.index_dir).resolve()
+        cache_dir = (Path(cfg.data.cache_dir) if cfg.data.cache_dir
+                     else index_dir / f"cache_{cfg.data.image_size}").resolve()
+    else:
+        index_dir = stage_dir(run_dir, "index")
+        cache_dir = (Path(cfg.data.cache_dir).resolve() if cfg.data.cache_dir
+                     else stage_dir(run_dir, "prepare") / f"cache_{cfg.data.image_size}")
+    return RunContext(cfg=cfg, run_dir=run_dir, index_dir=index_dir, cache_dir=cache_dir)
+
+
+def run_pipeline(cfg: PipelineConfig, run_dir: Path, *, only: list[str] | None = None) -> dict:
+    """Run (or resume) the whole pipeline in ``run_dir``; returns the stage summaries."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    check_resume_config(run_dir, cfg)
+    write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
+    ctx = make_context(cfg, run_dir)
+    handler = logging.FileHandler(run_dir / "pipeline.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("agcl")
+    root.addHandler(handler)
+    try:
+        if not cfg.source.severity:
+            log.warning("=" * 72)
+            log.warning("NO SEVERITY TABLE (source.severity is empty): no curriculum grades and S1 = {}; "
+                        "AGCL degrades to AGL-like behaviour (seeds from probabilities only).")
+            log.warning("=" * 72)
+        t0 = time.perf_counter()
+        summaries = execute(run_dir, build_stages(ctx), only=only)
+        log.info("pipeline finished in %.1f s (this invocation)", time.perf_counter() - t0)
+        return summaries
+    finally:
+        root.removeHandler(handler)
+        handler.close()

@@ -1,0 +1,97 @@
+"""Batched inference for the stages (probabilities + exact CAMs) and the test outputs of a model stage.
+
+A model stage (bsl, agl, agcl_k) writes, for the **test** split: ``predictions.csv`` (every test
+image), ``heatmaps.npy`` + ``heatmaps_ids.csv`` (raw CAMs of the test images that carry ground-truth
+boxes — the localization set; zero rows when the dataset has no boxes) and ``boxes.csv`` (boxes of the
+evaluated (image, class) pairs, original pixels, from :mod:`agcl.boxes`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+
+from agcl.labels import LABEL_INDEX, LABELS
+from agcl.models import infer
+from agcl.pipeline.context import RunContext
+
+log = logging.getLogger(__name__)
+
+
+def predict(ctx: RunContext, model: torch.nn.Module, rows: pd.DataFrame, *, cam_channels: Sequence[int] | None = None,
+            with_cams: bool = True) -> tuple[list[str], np.ndarray, np.ndarray | None]:
+    """Probabilities and raw CAMs of ``model`` on the images of ``rows`` (no augmentation).
+
+    Args:
+        rows: images.csv rows to run on (any split — the caller decides; selection code passes val/train).
+        cam_channels: keep only these CAM channels (default: all the model reports).
+
+    Returns:
+        ``(image_ids, probs, cams)``. Shapes: probs [N,K] float32; cams [N,K',h,w] float32 or None.
+    """
+    from agcl.data.dataset import CxrDataset
+
+    ids = rows["image_id"].astype(str).tolist()
+    if not ids:
+        return ids, np.zeros((0, 1), np.float32), None
+    ds = CxrDataset(rows, ctx.cache)
+    bs = ctx.cfg.data.eval_batch_size or 2 * ctx.cfg.data.batch_size
+    loader = DataLoader(ds, batch_size=bs, shuffle=False, num_workers=ctx.cfg.data.num_workers)
+    env = ctx.env
+    model.to(env.device).eval()
+    probs, cams = [], []
+    for batch in loader:
+        images = batch["image"].to(env.device)
+        p, c = infer(model, images, autocast=env.amp_dtype is not None)
+        probs.append(p.cpu().numpy())
+        if with_cams:
+            c = c if cam_channels is None else c[:, list(cam_channels)]
+            cams.append(c.cpu().numpy().astype(np.float32))
+    return ids, np.concatenate(probs), (np.concatenate(cams) if with_cams else None)
+
+
+def write_test_outputs(ctx: RunContext, model: torch.nn.Module, out_dir: Path) -> dict:
+    """predictions.csv, heatmaps.npy and boxes.csv of a multi-label/two-path model on the test split."""
+    from agcl.boxes import BoxSettings, heatmaps_to_boxes
+    from agcl.evaluate.artifacts import write_boxes, write_heatmaps, write_predictions
+    from agcl.evaluate.localization import scope_pairs
+
+    test = ctx.split("test")
+    ids, probs, _ = predict(ctx, model, test, with_cams=False)
+    write_predictions(out_dir, ids, probs)
+    gt = ctx.index.boxes
+    gt = gt[gt["image_id"].astype(str).isin(set(ids))] if gt is not None else None
+    n_boxes = 0
+    if gt is not None and len(gt):
+        box_ids = sorted(set(gt["image_id"].astype(str)))
+        rows = test[test["image_id"].astype(str).isin(box_ids)]
+        hids, _, cams = predict(ctx, model, rows)
+        write_heatmaps(out_dir, hids, cams)
+        pred_df = pd.DataFrame(probs, columns=list(LABELS)).assign(image_id=ids)
+        pairs = scope_pairs(gt, ctx.cfg.eval.scope, labels=sorted(set(gt["label"]), key=LABEL_INDEX.get),
+                            predictions=pred_df)
+        pos = {h: i for i, h in enumerate(hids)}
+        sel_img = np.array([pos[i] for i in pairs["image_id"].astype(str)], dtype=np.int64)
+        sel_cls = np.array([LABEL_INDEX[c] for c in pairs["label"]], dtype=np.int64)
+        maps = cams[sel_img, sel_cls] if len(pairs) else np.zeros((0,) + cams.shape[2:], np.float32)
+        w, h = ctx.source_sizes(pairs["image_id"])
+        det = heatmaps_to_boxes(maps, w, h, BoxSettings(method=ctx.cfg.eval.box_method,
+                                                        upsample_size=ctx.cfg.data.image_size))
+        boxes = pd.DataFrame(det.boxes, columns=["x0", "y0", "x1", "y1"])
+        boxes.insert(0, "label", pairs["label"].to_numpy()[det.map_index])
+        boxes.insert(0, "image_id", pairs["image_id"].astype(str).to_numpy()[det.map_index])
+        boxes["score"] = det.scores
+        n_boxes = len(boxes)
+    else:
+        log.info("no ground-truth boxes on the test split: localization is not evaluated (empty heatmaps/boxes)")
+        _, _, one = predict(ctx, model, test.iloc[:1])
+        write_heatmaps(out_dir, [], np.zeros((0, *one.shape[1:]), np.float32))
+        boxes = pd.DataFrame(columns=["image_id", "label", "x0", "y0", "x1", "y1", "score"])
+    write_boxes(out_dir / "boxes.csv", boxes)
+    return {"test_images": len(ids), "boxes": n_boxes}

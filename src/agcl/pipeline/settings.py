@@ -1,0 +1,153 @@
+"""Config sections of the whole AGCL pipeline (``agcl run`` / ``agcl demo``).
+
+:class:`PipelineConfig` extends H5a's :class:`agcl.config.TrainConfig` (``data``, ``model``, ``optim``,
+``runtime`` are shared by every training stage) with the sections below; YAML, ``--set`` overrides and
+"did you mean" errors come from :mod:`agcl.config.loader` unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from agcl.config import TrainConfig
+from agcl.errors import ConfigError
+from agcl.labels import LABELS, UnknownLabelError, canonical_label
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Inputs beyond the index/cache.
+
+    Attributes:
+        raw_dir: an NIH-layout folder; when set and ``data.index_dir`` is empty, ``agcl run`` indexes it
+            and prepares the cache as its first stages (into ``RUN/data/``).
+        severity: severity table CSV (``id,label,status,severity[,evidence]`` from ``agcl mine`` or an
+            import, or already joined ``image_id,label,status,severity``); empty = none (AGCL degrades
+            to AGL-like behaviour, logged loudly).
+        truth_boxes: optional CSV ``image_id,label,x0,y0,x1,y1`` (original pixels) of lesions on
+            *training* images, used only for seed diagnostics (never for training or selection).
+    """
+
+    raw_dir: str = ""
+    severity: str = ""
+    truth_boxes: str = ""
+
+
+@dataclass(frozen=True)
+class StageTrainConfig:
+    """Per-stage overrides of ``optim`` (0 = use ``optim``'s value)."""
+
+    max_epochs: int = 0
+    patience: int = 0
+    lr: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.max_epochs < 0 or self.patience < 0 or self.lr < 0:
+            raise ConfigError("stage max_epochs/patience/lr must be >= 0")
+
+
+@dataclass(frozen=True)
+class CurriculumConfig:
+    """Per-disease binary curriculum networks (paper §2.2).
+
+    Attributes:
+        schedule: ``epochs`` (each cumulative stage trains ``epochs_per_stage`` epochs) or
+            ``convergence`` (each stage trains until its validation loss plateaus for ``patience``
+            epochs, at most ``max_epochs_per_stage``).
+        labels: diseases to build binary networks for; empty = all 14.
+        min_positives: diseases with fewer training positives get no binary network (logged).
+        max_positives: cap on training positives per disease (seeded subsample, 0 = all) — a speed knob.
+        lr: learning rate of the binary networks (0 = ``optim.lr``).
+        batch_size: 0 = ``data.batch_size``.
+        seed: seed of the negative sampling and subsampling.
+    """
+
+    schedule: Literal["epochs", "convergence"] = "epochs"
+    epochs_per_stage: int = 2
+    max_epochs_per_stage: int = 5
+    patience: int = 1
+    labels: tuple[str, ...] = ()
+    min_positives: int = 5
+    max_positives: int = 0
+    lr: float = 0.0
+    batch_size: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs_per_stage < 1 or self.max_epochs_per_stage < 1 or self.patience < 1:
+            raise ConfigError("curriculum.epochs_per_stage, max_epochs_per_stage and patience must be >= 1")
+        for lab in self.labels:
+            try:
+                canonical_label(lab, where="curriculum.labels")
+            except UnknownLabelError as exc:
+                raise ConfigError(str(exc)) from None
+
+    def label_list(self) -> list[str]:
+        return [canonical_label(x) for x in self.labels] if self.labels else list(LABELS)
+
+
+@dataclass(frozen=True)
+class SeedsConfig:
+    """Seed harvesting (paper §2.3).
+
+    Attributes:
+        rule/target/min_t: how the S2 threshold t is chosen on validation (see :mod:`agcl.pipeline.seeds`);
+            ``min_t`` = 0.5 encodes "correctly classified" by the binary softmax network (§2.3).
+        agl_min_t: the floor of t for AGL seeds, which rank the baseline's sigmoid outputs: under
+            multi-label class imbalance those rarely exceed 0.5 even for clear positives, so the AGL
+            rule ("high-scoring baseline images", §3) uses only the validation-chosen t by default.
+        use_s1: include severe/moderate positives as seeds (S1).
+        target_norm: how a seed CAM becomes a regression target: ``minmax`` (each map to [0,1]) or
+            ``none`` (raw CAM).
+    """
+
+    rule: Literal["precision", "quantile", "fixed"] = "precision"
+    target: float = 0.9
+    min_t: float = 0.5
+    agl_min_t: float = 0.0
+    use_s1: bool = True
+    target_norm: Literal["minmax", "none"] = "minmax"
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    """Two-path attention-guided training (Eq. 2–4) and its iterations.
+
+    Attributes:
+        rounds: k — AGCL-1 … AGCL-k.
+        lam: λ of Eq. 4 (paper: 0.005).
+        init: two-path networks start from the ``bsl`` weights (paper) or the ``previous`` round.
+        agl: also run the AGL ablation (seeds from the baseline only).
+    """
+
+    rounds: int = 2
+    lam: float = 0.005
+    init: Literal["bsl", "previous"] = "bsl"
+    agl: bool = True
+
+    def __post_init__(self) -> None:
+        if self.rounds < 0 or self.lam < 0:
+            raise ConfigError("refine.rounds and refine.lam must be >= 0")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Test-split evaluation (Tables 1 and 2, ARCHITECTURE §3)."""
+
+    box_method: Literal["wang2017", "cam20"] = "wang2017"
+    iobb: float = 0.25
+    scope: Literal["gt_images", "all_box_images", "predicted_positive"] = "gt_images"
+
+
+@dataclass(frozen=True)
+class PipelineConfig(TrainConfig):
+    """Root config of ``agcl run`` / ``agcl demo``."""
+
+    source: SourceConfig = field(default_factory=SourceConfig)
+    baseline: StageTrainConfig = field(default_factory=StageTrainConfig)
+    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    seeds: SeedsConfig = field(default_factory=SeedsConfig)
+    refine: RefineConfig = field(default_factory=RefineConfig)
+    refine_train: StageTrainConfig = field(default_factory=StageTrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)

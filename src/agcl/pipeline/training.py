@@ -1,0 +1,125 @@
+"""Glue between the pipeline stages and H5a's single training loop (:func:`agcl.train.loop.fit`).
+
+No second loop lives here: these helpers build the loss callables, apply per-stage overrides of
+``optim``, transfer weights between networks (BSL → binary / two-path) and make a finished fit
+idempotent (a stage directory holding ``checkpoint.pt`` is loaded, not retrained).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from agcl.config import OptimConfig
+from agcl.pipeline.context import RunContext
+from agcl.pipeline.settings import StageTrainConfig
+from agcl.train.checkpoint import load_checkpoint
+from agcl.train.losses import masked_bce, softmax_ce, two_path_loss
+
+log = logging.getLogger(__name__)
+
+
+def stage_optim(base: OptimConfig, override: StageTrainConfig | None = None, **fixed: Any) -> OptimConfig:
+    """``optim`` with a stage's non-zero overrides (and any ``fixed`` fields) applied."""
+    changes: dict[str, Any] = {}
+    if override is not None:
+        for name in ("max_epochs", "patience", "lr"):
+            value = getattr(override, name)
+            if value:
+                changes[name] = value
+    changes.update({k: v for k, v in fixed.items() if v})
+    return dataclasses.replace(base, **changes)
+
+
+def _named(d: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """H4's losses put the optimised value under ``total``; the loop expects ``loss``."""
+    out = {k: v for k, v in d.items() if k != "total"}
+    out["loss"] = d["total"]
+    return out
+
+
+def bce_loss(outputs: torch.Tensor, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """Multi-label sigmoid BCE (§2.1)."""
+    return _named(masked_bce(outputs, batch["labels"]))
+
+
+def binary_loss(label_index: int) -> Callable[[torch.Tensor, Mapping[str, Any]], dict[str, torch.Tensor]]:
+    """2-way softmax CE of the binary net of one disease (§2.2): target = the image's label of that disease."""
+
+    def loss(outputs: torch.Tensor, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        return _named(softmax_ce(outputs, batch["labels"][:, label_index].round().long()))
+
+    return loss
+
+
+def two_path_forward(model: nn.Module, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    inner = getattr(model, "module", model)
+    if inner is model:
+        return model.forward_train(batch["image"])
+    # under DDP call through the wrapper so gradients synchronise
+    return model(batch["image"])  # pragma: no cover - DDP path
+
+
+def two_path_loss_fn(lam: float) -> Callable[[Mapping[str, torch.Tensor], Mapping[str, Any]], dict[str, torch.Tensor]]:
+    """Eq. 4: classification BCE + λ Σ_c 1_c Loss_reg; batches without seed targets give cls only."""
+
+    def loss(outputs: Mapping[str, torch.Tensor], batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        if "target" not in batch:
+            d = masked_bce(outputs["logits"], batch["labels"])
+            return _named({**d, "reg": torch.zeros_like(d["cls"])})
+        return _named(two_path_loss(outputs["logits"], outputs["heatmaps"], batch["labels"], None,
+                                    batch["target"], batch["target_mask"], lam))
+
+    return loss
+
+
+def transfer_weights(model: nn.Module, checkpoint: Path, *, include_fc: bool) -> int:
+    """Copy the backbone (and, if ``include_fc``, the classification FC) of a checkpoint into ``model``.
+
+    Keys must match by name and shape; a new head (the binary net's 2-way FC, the two-path regressor)
+    keeps its fresh initialisation. Returns the number of tensors copied.
+    """
+    state = load_checkpoint(checkpoint)["model"]
+    own = model.state_dict()
+    prefixes = ("backbone.", "fc.") if include_fc else ("backbone.",)
+    copied = {k: v for k, v in state.items()
+              if k.startswith(prefixes) and k in own and own[k].shape == v.shape}
+    missing = [k for k in own if k.startswith("backbone.") and k not in copied]
+    if missing:
+        raise RuntimeError(f"{checkpoint}: backbone tensors missing or of another shape: {missing[:3]}")
+    model.load_state_dict(copied, strict=False)
+    return len(copied)
+
+
+def load_finished(model: nn.Module, stage_dir: Path) -> bool:
+    """If a fit already finished in ``stage_dir`` (its ``checkpoint.pt`` exists), load it; True if so."""
+    path = Path(stage_dir) / "checkpoint.pt"
+    if not path.is_file():
+        return False
+    model.load_state_dict(load_checkpoint(path)["model"])
+    log.info("%s: training already finished, loaded %s", stage_dir, path)
+    return True
+
+
+def run_fit(ctx: RunContext, model: nn.Module, loss_fn, train_data, val_data, *, stage: str, stage_dir: Path,
+            optim: OptimConfig, batch_size: int = 0, forward=None) -> dict[str, Any]:
+    """Train with :func:`agcl.train.loop.fit` unless already finished; return a small summary."""
+    from agcl.train.epoch import default_forward
+    from agcl.train.loop import fit
+
+    if load_finished(model, stage_dir):
+        meta = load_checkpoint(Path(stage_dir) / "checkpoint.pt").get("metrics", {}) or {}
+        return {"best_epoch": meta.get("best_epoch"), "best_val_loss": meta.get("best_val_loss")}
+    result = fit(model, loss_fn, train_data, val_data, stage=stage, optim=optim, runtime=ctx.cfg.runtime,
+                 batch_size=batch_size or ctx.cfg.data.batch_size, eval_batch_size=ctx.cfg.data.eval_batch_size,
+                 num_workers=ctx.cfg.data.num_workers, stage_dir=stage_dir, run_dir=ctx.run_dir,
+                 config=ctx.config_dict(), model_spec=getattr(model, "spec", None),
+                 forward=forward or default_forward, env=ctx.env)
+    return {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "epochs_run": result.epochs_run,
+            "stopped_early": result.stopped_early}
