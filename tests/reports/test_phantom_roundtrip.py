@@ -5,17 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from agcl.reports.aggregate import aggregate
 from agcl.reports.mining import ReportMiner
 from agcl.reports.readers import read_csv_reports
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "phantom truth/mentions.csv omits the Cardiomegaly negative stated by 'The cardiomediastinal silhouette "
-    "is within normal limits.' (a negative mention by the mining spec); remove this mark once the phantom "
-    "lists it"))
 def test_phantom_reports_round_trip(tiny_phantom: Path, miner: ReportMiner) -> None:
     reports = read_csv_reports(tiny_phantom / "reports.csv", id_col="image_id", text_col="report")
     table = aggregate(miner.mine(reports.reports)).rename(columns={"id": "image_id"})

@@ -1,0 +1,53 @@
+"""``agcl synth``: write a synthetic chest X-ray phantom in NIH layout (plus reports and a truth folder)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agcl.commands._shell import user_errors
+from agcl.errors import InputError
+
+log = logging.getLogger(__name__)
+
+@user_errors
+def synth(
+    out: Annotated[Path, typer.Argument(help="Output folder (absent, empty, or a phantom with the same spec).")],
+    n: Annotated[int, typer.Option("--n", help="Number of images.")] = 3000,
+    size: Annotated[int, typer.Option("--size", help="Side of the square 8-bit PNGs in pixels.")] = 256,
+    seed: Annotated[int, typer.Option("--seed", help="Seed; the output is a pure function of (seed, spec).")] = 0,
+    workers: Annotated[int, typer.Option(help="Rendering processes (output does not depend on it).")] = 2,
+    lesion_contrast: Annotated[float, typer.Option(help="Global multiplier on lesion contrast (difficulty).")] = 1.0,
+    test_fraction: Annotated[float, typer.Option(help="Share of images (whole patients) in test_list.txt.")] = 0.23,
+    preview: Annotated[bool, typer.Option("--preview", show_default="off", help="Also write a contact sheet (OUT/preview.png) of "
+                                          "examples per class with their truth boxes.")] = False,
+    preview_path: Annotated[Path | None, typer.Option(show_default="none", help="Write the contact sheet here instead "
+                                                       "(implies --preview).")] = None,
+) -> None:
+    """Synthesize a phantom dataset: images/, Data_Entry_2017_v2020.csv, BBox_List_2017.csv, split lists,
+    reports.csv and truth/ (lesions, mentions, shortcuts, label noise, spec)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from agcl.data.phantom import PhantomSpec, synthesize
+    from agcl.data.phantom.preview import write_preview
+
+    try:
+        spec = PhantomSpec(n=n, size=size, lesion_contrast=lesion_contrast, test_fraction=test_fraction)
+    except ValueError as exc:
+        raise InputError(f"invalid phantom option: {exc}") from None
+    columns = (TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("synth", total=spec.n)
+        synthesize(out, seed=seed, spec=spec, workers=workers,
+                   progress=lambda done, total: bar.update(task, completed=done))
+    if preview or preview_path is not None:
+        target = preview_path if preview_path is not None else out / "preview.png"
+        write_preview(out, target)
+        log.info("preview written to %s", target)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("synth")(synth)
