@@ -40,6 +40,26 @@ _TORCHVISION: dict[str, tuple[str, str, int]] = {
 }
 BACKBONES: tuple[str, ...] = (*_TORCHVISION, "tiny")
 
+#: name -> (output stride, pixel-edge coordinate of the receptive-field centre of feature cell 0).
+#: Cell j is centred at ``j * stride + centre``, not at the nominal ``(j + 0.5) * stride``
+#: (see :mod:`agcl.cam.align`). ResNet: conv1 7x7/2 pad 3, max-pool 3x3/2 pad 1 and the stride-2 3x3
+#: convs (and 1x1/2 shortcuts) of layers 2-4 all centre output i on input 2i -> cell j on pixel 32j.
+#: Tiny: three 3x3/2 pad-1 convs -> pixel 8j. DenseNet-121: its three 2x2/2 average-pool transitions
+#: each add half a pixel of their grid -> pixel 32j + 14. Checked with gradient support in
+#: tests/cam/test_align.py.
+_GEOMETRY: dict[str, tuple[int, float]] = {
+    **{name: (32, 0.5) for name in _TORCHVISION if name.startswith("resnet")},
+    "densenet121": (32, 14.5),
+    "tiny": (8, 0.5),
+}
+
+
+def feature_geometry(name: str) -> tuple[int, float]:
+    """``(stride, cell_centre)`` of a backbone's last feature grid (input pixels, pixel-edge coordinates)."""
+    if name not in _GEOMETRY:
+        raise ConfigError(f"unknown backbone {name!r}")
+    return _GEOMETRY[name]
+
 
 class ResNetFeatures(nn.Module):
     """A torchvision ResNet without its pooling and FC layer (output stride 32)."""

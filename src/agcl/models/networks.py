@@ -77,6 +77,12 @@ class CamNet(nn.Module):
         weight, bias = self.cam_weights()
         return class_activation_maps(features, weight, bias if with_bias else None)
 
+    def feature_geometry(self) -> tuple[int, float]:
+        """``(stride, cell_centre)`` of the feature grid, for :func:`agcl.cam.align.align_to_image`."""
+        from agcl.models.backbones import feature_geometry
+
+        return feature_geometry(self.spec["backbone"])
+
 
 class MultiLabelNet(CamNet):
     """The baseline (§2.1): ``num_classes`` independent sigmoid logits on GAP features."""
