@@ -6,8 +6,10 @@
 >>> res.boxes                     # image, label, x0, y0, x1, y1, score (ORIGINAL image pixels)
 >>> agcl.report("run")            # -> Path("run/eval/report.html")
 
-``agcl.evaluate`` is the evaluation *package* (tables, artifacts), so the function behind
-``agcl evaluate`` is :func:`evaluate_stages` (exported as ``agcl.evaluate_stages``).
+>>> tables = agcl.evaluate("runs/idx", ["run/stage_bsl", "run/stage_agcl_2"])   # mirrors ``agcl evaluate``
+
+The evaluation *package* (pure table functions, artifacts) is :mod:`agcl.evaluation`; ``agcl.evaluate``
+is the function behind the ``agcl evaluate`` command (``evaluate_stages`` is kept as an alias).
 """
 
 from __future__ import annotations
@@ -88,10 +90,10 @@ def evaluate_stages(
     """Tables 1 and 2 for stage folders and/or controls on the test split (mirrors ``agcl evaluate``).
 
     Writes ``auc.csv``, ``localization.csv``, ``summary.md`` … into ``out`` (default: ``eval/`` beside
-    the first stage) and returns one :class:`agcl.evaluate.ModelResult` per model (``.auc``,
+    the first stage) and returns one :class:`agcl.evaluation.ModelResult` per model (``.auc``,
     ``.localization``, ``.boxes`` DataFrames). Options mean what the CLI's ``--help`` says.
     """
-    from agcl.evaluate.runner import run_evaluation
+    from agcl.evaluation.runner import run_evaluation
 
     stage_list = [stages] if isinstance(stages, str | os.PathLike) else list(stages)
     return run_evaluation(
@@ -100,3 +102,7 @@ def evaluate_stages(
         generator=generator, t=t, criterion=criterion, scope=scope, threshold=threshold, upsample=upsample,
         upsample_size=upsample_size, connectivity=connectivity, normalization=normalization, bootstrap=bootstrap,
         seed=seed, control_size=control_size)
+
+
+#: ``agcl.evaluate(...)`` mirrors the ``agcl evaluate`` command.
+evaluate = evaluate_stages

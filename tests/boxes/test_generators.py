@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from agcl.boxes.generators import BoxSettings, heatmap_to_boxes, heatmaps_to_boxes
-from agcl.evaluate.localization import localization_table, scope_pairs
+from agcl.evaluation.localization import localization_table, scope_pairs
 from agcl.labels import BOX_LABELS, canonical_label
 
 

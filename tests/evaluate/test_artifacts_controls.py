@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from agcl.errors import InputError
-from agcl.evaluate.artifacts import (
+from agcl.evaluation.artifacts import (
     read_boxes,
     read_heatmaps,
     read_predictions,
@@ -15,7 +15,7 @@ from agcl.evaluate.artifacts import (
     write_heatmaps,
     write_predictions,
 )
-from agcl.evaluate.controls import centre_heatmaps, control_outputs, uniform_heatmaps
+from agcl.evaluation.controls import centre_heatmaps, control_outputs, uniform_heatmaps
 from agcl.labels import LABELS
 
 

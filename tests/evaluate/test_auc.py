@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from agcl.evaluate.auc import auc_table, per_class_auc
+from agcl.evaluation.auc import auc_table, per_class_auc
 
 
 def _data(n=300, k=4, seed=0):

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agcl.cli import app
-from agcl.evaluate.artifacts import write_heatmaps, write_predictions
+from agcl.evaluation.artifacts import write_heatmaps, write_predictions
 from agcl.labels import LABEL_INDEX, LABELS
 
 W, H, S, G = 200, 100, 64, 8  # original size (anisotropic), cache side, heatmap side
@@ -91,9 +91,9 @@ def test_evaluate_bad_input_is_one_line_error(tiny_eval, tmp_path):
 
 def test_evaluate_model_is_pure_and_upsample_after_exact(tiny_eval):
     from agcl.boxes.generators import BoxSettings
-    from agcl.evaluate.artifacts import read_heatmaps, read_predictions
-    from agcl.evaluate.core import EvalSettings, evaluate_model
-    from agcl.evaluate.inputs import load_test_set
+    from agcl.evaluation.artifacts import read_heatmaps, read_predictions
+    from agcl.evaluation.core import EvalSettings, evaluate_model
+    from agcl.evaluation.inputs import load_test_set
 
     index, stage = tiny_eval
     test = load_test_set(index)

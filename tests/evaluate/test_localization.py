@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agcl.evaluate.localization import (
+from agcl.evaluation.localization import (
     localization_table,
     match_boxes,
     pointing_game,

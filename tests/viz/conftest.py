@@ -60,9 +60,9 @@ def build_fake_run(root: Path, *, severity: str = "", with_eval: bool = True) ->
     from agcl.config.schema import DataConfig, ModelConfig
     from agcl.data.cache import prepare_cache
     from agcl.data.index import save_index
-    from agcl.evaluate import EvalSettings, evaluate_model
-    from agcl.evaluate.artifacts import write_boxes, write_heatmaps, write_predictions
-    from agcl.evaluate.tables import write_tables
+    from agcl.evaluation import EvalSettings, evaluate_model
+    from agcl.evaluation.artifacts import write_boxes, write_heatmaps, write_predictions
+    from agcl.evaluation.tables import write_tables
     from agcl.io import write_text_atomic
     from agcl.pipeline.settings import PipelineConfig, SourceConfig
 

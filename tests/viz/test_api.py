@@ -1,4 +1,4 @@
-"""The notebook API mirrors the CLI: agcl.report and agcl.evaluate_stages."""
+"""The notebook API mirrors the CLI: agcl.report and agcl.evaluate (alias evaluate_stages)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from agcl.labels import LABELS
 
 def test_api_evaluate_stages_matches_sklearn(fake_run: Path, tmp_path: Path) -> None:
     index = fake_run.parent / "index"
-    results = agcl.evaluate_stages(index, fake_run / "stage_bsl", names=["BSL"], out=tmp_path / "eval")
+    results = agcl.evaluate(index, fake_run / "stage_bsl", names=["BSL"], out=tmp_path / "eval")
     assert [r.name for r in results] == ["BSL"]
     images = pd.read_csv(index / "images.csv", dtype={"image_id": str})
     test = images[images["split"] == "test"].set_index("image_id")

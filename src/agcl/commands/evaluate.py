@@ -35,7 +35,7 @@ def evaluate(
     control_size: Annotated[int, typer.Option(help="Control heatmap side h=w (0 = the first stage's, else 16).")] = 0,
 ) -> None:
     """Evaluate stages (and controls) on the test split: writes auc.csv, localization.csv, summary.md/json."""
-    from agcl.evaluate.runner import run_evaluation
+    from agcl.evaluation.runner import run_evaluation
 
     run_evaluation(index_dir=index_dir, stages=stage or [], names=name or [], controls=control or [], out=out,
                    cache=cache, generator=generator, t=t, criterion=criterion, scope=scope, threshold=threshold,

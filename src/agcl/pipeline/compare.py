@@ -1,6 +1,6 @@
 """Stage ``eval``: BSL, AGL and AGCL-1…k side by side on the test split (paper §3, Tables 1 and 2).
 
-Uses H4's pure evaluation (:func:`agcl.evaluate.evaluate_model`, :func:`agcl.evaluate.tables.write_tables`)
+Uses H4's pure evaluation (:func:`agcl.evaluation.evaluate_model`, :func:`agcl.evaluation.tables.write_tables`)
 on each model stage's ``predictions.csv`` + ``heatmaps.npy``, then appends the pipeline's own sections to
 ``eval/summary.md``: seed counts per round and disease, seed-box quality against truth (diagnostics),
 and — loudly — whether a severity table was available (without one AGCL degrades to AGL-like seeds).
@@ -28,9 +28,9 @@ NO_SEVERITY_NOTE = ("**No severity table was given.** The curriculum had no grad
 def run_compare(ctx: RunContext, out: Path, models: list[tuple[str, Path]], seed_dirs: list[tuple[str, Path]]) -> dict:
     """Evaluate ``models`` (display name, stage dir) and write eval/ (auc.csv, localization.csv, summary.md …)."""
     from agcl.boxes import BoxSettings
-    from agcl.evaluate import EvalSettings, evaluate_model
-    from agcl.evaluate.inputs import load_stage, load_test_set
-    from agcl.evaluate.tables import auc_wide, localization_wide, write_tables
+    from agcl.evaluation import EvalSettings, evaluate_model
+    from agcl.evaluation.inputs import load_stage, load_test_set
+    from agcl.evaluation.tables import auc_wide, localization_wide, write_tables
 
     ev = ctx.cfg.eval
     test = load_test_set(ctx.index_dir, ctx.cache_dir)
@@ -57,7 +57,7 @@ def run_compare(ctx: RunContext, out: Path, models: list[tuple[str, Path]], seed
 
 
 def _append_seed_sections(ctx: RunContext, out: Path, seed_dirs: list[tuple[str, Path]]) -> None:
-    from agcl.evaluate.tables import markdown_table
+    from agcl.evaluation.tables import markdown_table
 
     seeds_table = seed_statistics(seed_dirs)
     write_with_atomic(out / "seeds.csv", lambda p: seeds_table.to_csv(p, index=False))
@@ -72,9 +72,9 @@ def _append_seed_sections(ctx: RunContext, out: Path, seed_dirs: list[tuple[str,
 def _auc_only(ctx: RunContext, out: Path, test, models: list[tuple[str, Path]],
               seed_dirs: list[tuple[str, Path]]) -> dict:
     """Table 1 only, for datasets whose test split has no ground-truth boxes (Table 2 is undefined)."""
-    from agcl.evaluate import auc_table
-    from agcl.evaluate.artifacts import read_predictions
-    from agcl.evaluate.tables import markdown_table
+    from agcl.evaluation import auc_table
+    from agcl.evaluation.artifacts import read_predictions
+    from agcl.evaluation.tables import markdown_table
 
     frames, wide = [], []
     for name, sdir in models:

@@ -59,8 +59,8 @@ def predict(ctx: RunContext, model: torch.nn.Module, rows: pd.DataFrame, *, cam_
 def write_test_outputs(ctx: RunContext, model: torch.nn.Module, out_dir: Path) -> dict:
     """predictions.csv, heatmaps.npy and boxes.csv of a multi-label/two-path model on the test split."""
     from agcl.boxes import BoxSettings, heatmaps_to_boxes
-    from agcl.evaluate.artifacts import write_boxes, write_heatmaps, write_predictions
-    from agcl.evaluate.localization import scope_pairs
+    from agcl.evaluation.artifacts import write_boxes, write_heatmaps, write_predictions
+    from agcl.evaluation.localization import scope_pairs
 
     test = ctx.split("test")
     ids, probs, _ = predict(ctx, model, test, with_cams=False)

@@ -32,23 +32,23 @@ class RunSources:
 
     def predictions(self, stage: str) -> pd.DataFrame:
         """``stage_<stage>/predictions.csv`` indexed by image_id, one column per label."""
-        from agcl.evaluate.artifacts import read_predictions
+        from agcl.evaluation.artifacts import read_predictions
 
         return read_predictions(self.run.stage_dir(stage)).set_index("image_id")
 
     def heatmaps(self, stage: str) -> tuple[np.ndarray, list[str]]:
-        """Raw CAM stack and its row ids (see :mod:`agcl.evaluate.artifacts`).
+        """Raw CAM stack and its row ids (see :mod:`agcl.evaluation.artifacts`).
 
         Shapes: ``[N, 14, h, w]`` float16/float32, cache frame.
         """
-        from agcl.evaluate.artifacts import read_heatmaps
+        from agcl.evaluation.artifacts import read_heatmaps
 
         ids, cams = read_heatmaps(self.run.stage_dir(stage))
         return cams, [str(i) for i in ids]
 
     def stage_boxes(self, stage: str) -> pd.DataFrame | None:
         """The stage's predicted boxes (original pixels), or None when it wrote none."""
-        from agcl.evaluate.artifacts import read_boxes
+        from agcl.evaluation.artifacts import read_boxes
 
         path = self.run.stage_dir(stage) / "boxes.csv"
         return read_boxes(path) if path.is_file() else None

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from agcl.evaluate.auc import MEAN_ROW
-from agcl.evaluate.core import ModelResult
+from agcl.evaluation.auc import MEAN_ROW
+from agcl.evaluation.core import ModelResult
 from agcl.io import write_json_atomic, write_text_atomic, write_with_atomic
 from agcl.labels import LABELS
 

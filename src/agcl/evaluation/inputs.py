@@ -13,7 +13,7 @@ import pandas as pd
 
 from agcl.boxes.geometry import BOX_COLUMNS
 from agcl.errors import InputError
-from agcl.evaluate.artifacts import read_heatmaps, read_predictions
+from agcl.evaluation.artifacts import read_heatmaps, read_predictions
 from agcl.labels import LABELS, canonical_label
 
 log = logging.getLogger(__name__)

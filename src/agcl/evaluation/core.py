@@ -1,5 +1,5 @@
 """Score one model (a stage's predictions + heatmaps, or a control) on the test split: the pure core
-behind ``agcl evaluate``. Tables of several models are combined by :mod:`agcl.evaluate.tables`."""
+behind ``agcl evaluate``. Tables of several models are combined by :mod:`agcl.evaluation.tables`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from agcl.boxes.generators import BoxSettings, heatmaps_to_boxes
-from agcl.evaluate.auc import auc_table
-from agcl.evaluate.localization import (
+from agcl.evaluation.auc import auc_table
+from agcl.evaluation.localization import (
     IOU_T,
     WANG_T,
     localization_table,

@@ -14,11 +14,11 @@ from rich.table import Table
 
 from agcl.boxes.generators import METHODS, NORMALIZATIONS, UPSAMPLE, BoxSettings
 from agcl.errors import ConfigError, InputError
-from agcl.evaluate.controls import CONTROLS, control_outputs
-from agcl.evaluate.core import EvalSettings, ModelResult, evaluate_model
-from agcl.evaluate.inputs import load_stage, load_test_set
-from agcl.evaluate.localization import CRITERIA, SCOPES
-from agcl.evaluate.tables import auc_wide, write_tables
+from agcl.evaluation.controls import CONTROLS, control_outputs
+from agcl.evaluation.core import EvalSettings, ModelResult, evaluate_model
+from agcl.evaluation.inputs import load_stage, load_test_set
+from agcl.evaluation.localization import CRITERIA, SCOPES
+from agcl.evaluation.tables import auc_wide, write_tables
 from agcl.labels import LABELS
 
 log = logging.getLogger(__name__)
