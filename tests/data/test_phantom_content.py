@@ -168,3 +168,16 @@ def test_reports_state_mentions(plans) -> None:
         if not p.lesions:
             assert all(st != "positive" for st, _ in stated.values())
     assert 0.18 < n_sev / n_pos < 0.32
+
+
+def test_exposure_shortcut_knob_decouples_exposure() -> None:
+    """exposure_shortcut=0 keeps view/devices but makes exposure independent of the findings."""
+    plans0 = plan_cohort(PhantomSpec(n=1500, exposure_shortcut=0.0), seed=0)
+    n_lesions = np.array([len(p.lesions) for p in plans0])
+    exposure = np.array([p.exposure for p in plans0])
+    ap = np.array([p.view == "AP" for p in plans0])
+    assert abs(np.corrcoef(n_lesions, exposure)[0, 1]) < 0.08
+    assert abs(exposure[ap].mean() - exposure[~ap].mean()) < 0.015
+    coupled = plan_cohort(PhantomSpec(n=1500), seed=0)
+    exp1 = np.array([p.exposure for p in coupled])
+    assert np.corrcoef(np.array([len(p.lesions) for p in coupled]), exp1)[0, 1] < -0.2

@@ -22,6 +22,8 @@ def synth(
     workers: Annotated[int, typer.Option(help="Rendering processes (output does not depend on it).")] = 2,
     lesion_contrast: Annotated[float, typer.Option(help="Global multiplier on lesion contrast (difficulty).")] = 1.0,
     test_fraction: Annotated[float, typer.Option(help="Share of images (whole patients) in test_list.txt.")] = 0.23,
+    exposure_shortcut: Annotated[float, typer.Option(help="Strength of the exposure shortcut (sicker/AP images "
+                                                     "are whiter); 0 = exposure independent of findings.")] = 1.0,
     preview: Annotated[bool, typer.Option("--preview", show_default="off", help="Also write a contact sheet (OUT/preview.png) of "
                                           "examples per class with their truth boxes.")] = False,
     preview_path: Annotated[Path | None, typer.Option(show_default="none", help="Write the contact sheet here instead "
@@ -35,7 +37,8 @@ def synth(
     from agcl.data.phantom.preview import write_preview
 
     try:
-        spec = PhantomSpec(n=n, size=size, lesion_contrast=lesion_contrast, test_fraction=test_fraction)
+        spec = PhantomSpec(n=n, size=size, lesion_contrast=lesion_contrast, test_fraction=test_fraction,
+                           exposure_shortcut=exposure_shortcut)
     except ValueError as exc:
         raise InputError(f"invalid phantom option: {exc}") from None
     columns = (TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

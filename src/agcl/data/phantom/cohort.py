@@ -150,12 +150,14 @@ def _findings(
     return [present[k] for k in LABELS if k in present]
 
 
-def _shortcuts(rng: np.random.Generator, lesions: list[Lesion], z: float) -> tuple[str, float, dict]:
+def _shortcuts(rng: np.random.Generator, lesions: list[Lesion], z: float,
+               exposure_shortcut: float = 1.0) -> tuple[str, float, dict]:
     """View, exposure and devices: correlated with the findings, never determined by them (ARCH §2b)."""
     by = {les.label: les for les in lesions}
     n_acute = sum(1 for les in lesions if les.label not in CHRONIC)
     ap = rng.random() < _sigmoid(-1.8 + 0.9 * n_acute + 0.5 * z)
-    exposure = float(np.clip(rng.normal(1.0, 0.08) - 0.12 * ap - 0.03 * len(lesions), 0.6, 1.25))
+    shift = exposure_shortcut * (0.12 * ap + 0.03 * len(lesions))  # sicker / AP → lower exposure
+    exposure = float(np.clip(rng.normal(1.0, 0.08) - shift, 0.6, 1.25))
     sc: dict[str, dict[str, float]] = {}
 
     def side_of(*labels: str) -> float:
@@ -212,7 +214,7 @@ def plan_cohort(spec: PhantomSpec, seed: int) -> list[ImagePlan]:
                     chronic[label] = _lesion(rng, label)
         for fu in range(min(k, spec.n - len(plans))):
             lesions = [] if healthy else _findings(rng, z + rng.normal(0, 0.3), spec, chronic)
-            view, exposure, sc = _shortcuts(rng, lesions, z)
+            view, exposure, sc = _shortcuts(rng, lesions, z, spec.exposure_shortcut)
             plans.append(
                 ImagePlan(len(plans), patient, fu, min(age + fu // 2, 95), sex, view, exposure,
                           _pose(rng, anatomy) | {"tex": float(patient)}, lesions, sc)

@@ -99,6 +99,8 @@ class PhantomSpec:
         sickness_weight: weight of the patient's latent sickness on every finding logit (clusters findings).
         mean_followups: mean images per patient (geometric, capped at ``max_followups``).
         lesion_contrast: global multiplier on lesion attenuation (difficulty calibration).
+        exposure_shortcut: strength of the exposure shortcut (AP view and each finding lower the
+            exposure, so sicker images are whiter overall); 0 makes exposure independent of findings.
         severity_size: relative lesion size for mild/moderate/severe.
         severity_contrast: relative lesion contrast for mild/moderate/severe.
         label_miss_rate: P(a true finding is dropped from ``Finding Labels``).
@@ -117,6 +119,7 @@ class PhantomSpec:
     mean_followups: float = 2.5
     max_followups: int = 8
     lesion_contrast: float = 1.0
+    exposure_shortcut: float = 1.0
     severity_size: tuple[float, float, float] = (0.55, 0.85, 1.2)
     severity_contrast: tuple[float, float, float] = (0.38, 0.7, 1.2)
     label_miss_rate: float = 0.03
