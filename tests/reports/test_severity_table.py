@@ -66,3 +66,11 @@ def test_score_counts_status_and_severity() -> None:
     assert (s["true_positives"], s["precision"], s["recall"]) == (2, 2 / 3, 2 / 3)
     assert (s["severity_pairs"], s["severity_correct"]) == (1, 0)
     assert len(disagreements(_table(), gold)) == 2
+
+
+def test_import_severity_accepts_nih_style_headers(tmp_path: Path) -> None:
+    path = tmp_path / "ext.csv"
+    path.write_text("Image Index,Finding Label,Severity\n00000001_000.png,Infiltrate,3\n", encoding="utf-8")
+    table = import_severity(path)
+    assert table.to_dict("records") == [
+        {"image_id": "00000001_000.png", "label": "Infiltration", "status": "positive", "severity": "severe"}]

@@ -49,10 +49,11 @@ def import_severity(path: str | Path) -> pd.DataFrame:
         raise InputError(f"cannot read severity file {path}: {str(exc).splitlines()[0]}") from None
     icol = _pick(df, IMAGE_COLS, path, "image")
     lcol = _pick(df, LABEL_COLS, path, "label")
-    if "severity" not in df.columns:
+    scol = next((c for c in df.columns if c.strip().lower() == "severity"), None)  # "Severity" is fine too
+    if scol is None:
         raise InputError(f"{path}: missing column 'severity' (columns: {', '.join(df.columns)})")
     rows = []
-    for row, (image, label, sev) in enumerate(zip(df[icol], df[lcol], df["severity"], strict=True), start=2):
+    for row, (image, label, sev) in enumerate(zip(df[icol], df[lcol], df[scol], strict=True), start=2):
         if not image.strip():
             raise InputError(f"{path}: row {row}: empty image id")
         try:
