@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 RESIZE_FILTER = "PIL.Image.Resampling.LANCZOS (antialiased Lanczos-3, 8-bit)"
 CACHE_SCHEMA = 1
 # progress.npz state per row
-TODO, DONE, BAD = 0, 1, 2
+PENDING, DONE, BAD = 0, 1, 2
 
 
 def default_cache_dir(index_dir: str | Path, size: int) -> Path:
@@ -182,7 +182,7 @@ def prepare_cache(index: Index | str | Path, size: int = 256, out: str | Path | 
         if same and prog_path.is_file() and data_path.is_file():
             with np.load(prog_path) as z:
                 state, sizes = z["state"].copy(), z["sizes"].copy()
-            state[state == BAD] = TODO  # retry bad images on resume
+            state[state == BAD] = PENDING  # retry bad images on resume
             log.info("resuming cache %s: %d/%d images already done", out, int((state == DONE).sum()), n)
         else:
             log.warning("cache %s was built for another index or size, or is damaged; rebuilding it", out)
@@ -192,9 +192,9 @@ def prepare_cache(index: Index | str | Path, size: int = 256, out: str | Path | 
     write_json_atomic(info_path, info)
     mode = "r+" if data_path.is_file() and data_path.stat().st_size == n * size * size else "w+"
     if mode == "w+":
-        state[:] = TODO
+        state[:] = PENDING
     data = np.memmap(data_path, dtype=np.uint8, mode=mode, shape=(n, size, size))
-    todo = np.flatnonzero(state == TODO)
+    todo = np.flatnonzero(state == PENDING)
     paths = index.images["path"].astype(str).to_numpy()
     tasks = [(int(r), str(index.root / paths[r]), size) for r in todo]
     last = time.monotonic()
