@@ -51,6 +51,9 @@ def test_cache_contents_and_manifest(tmp_path):
     assert state._data is None and np.array_equal(state.get(0), cache.get(0))
     with pytest.raises(InputError, match="not in the cache"):
         cache.row_of("nope.png")
+    assert ImageCache.open(out, expect_size=16).size == 16
+    with pytest.raises(InputError, match="has size 16 but data.image_size=32"):
+        ImageCache.open(out, expect_size=32)
 
 
 def test_bad_image_stops_then_resumes(tmp_path, caplog):

@@ -64,8 +64,12 @@ class ImageCache:
         self._data: np.memmap | None = None
 
     @classmethod
-    def open(cls, cache_dir: str | Path) -> ImageCache:
-        """Open a cache written by ``agcl prepare``; refuses an incomplete or inconsistent one."""
+    def open(cls, cache_dir: str | Path, expect_size: int | None = None) -> ImageCache:
+        """Open a cache written by ``agcl prepare``; refuses an incomplete or inconsistent one.
+
+        Args:
+            expect_size: when given, refuse a cache whose side S differs (e.g. ``data.image_size``).
+        """
         d = Path(cache_dir)
         info_path = d / "cache.json"
         if not info_path.is_file():
@@ -78,6 +82,9 @@ class ImageCache:
         expected = int(info["n"]) * int(info["size"]) ** 2
         if len(manifest) != int(info["n"]) or (d / "images.u8").stat().st_size != expected:
             raise InputError(f"image cache {d} is inconsistent (manifest/images.u8 size); rebuild it")
+        if expect_size is not None and int(info["size"]) != int(expect_size):
+            raise InputError(f"image cache {d} has size {info['size']} but data.image_size={expect_size}; "
+                             "prepare a cache of that size or change the setting")
         return cls(d, info, manifest)
 
     def __getstate__(self) -> dict[str, Any]:

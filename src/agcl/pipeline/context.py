@@ -47,11 +47,7 @@ class RunContext:
     def cache(self):
         from agcl.data.cache import ImageCache
 
-        cache = ImageCache.open(self.cache_dir)
-        if cache.size != self.cfg.data.image_size:
-            raise InputError(f"image cache {self.cache_dir} has size {cache.size} but data.image_size="
-                             f"{self.cfg.data.image_size}; prepare a cache of that size or change the setting")
-        return cache
+        return ImageCache.open(self.cache_dir, expect_size=self.cfg.data.image_size)
 
     @cached_property
     def images(self) -> pd.DataFrame:

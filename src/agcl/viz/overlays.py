@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
+from agcl.cam.normalize import minmax_normalize
 from agcl.io import write_with_atomic
 
 #: Ground-truth boxes are green (as in Fig. 3); predicted boxes magenta, a hue the jet colormap lacks.
@@ -33,10 +34,9 @@ def normalise_for_display(heatmap: np.ndarray) -> np.ndarray:
     finite = np.isfinite(h)
     if not finite.any():
         return np.zeros_like(h)
-    lo, hi = float(h[finite].min()), float(h[finite].max())
-    if hi <= lo:
-        return np.zeros_like(h)
-    return np.clip(np.where(finite, (h - lo) / (hi - lo), 0.0), 0.0, 1.0).astype(np.float32)
+    # Non-finite pixels take the finite minimum (so they do not set the range) and end at 0.
+    scaled = minmax_normalize(np.where(finite, h, h[finite].min()))
+    return np.where(finite, scaled, 0.0).astype(np.float32)
 
 
 def _colormap(values: np.ndarray, cmap: str) -> np.ndarray:
