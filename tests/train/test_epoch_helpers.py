@@ -1,4 +1,4 @@
-"""Inner loops: sample-weighted validation means, inference collection, loss-dict normalisation."""
+"""Inner loops: sample-weighted validation means, loss-dict normalisation."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader
 from toy_training import ToyDataset, toy_loss, toy_model
 
 from agcl.train.device import RuntimeEnv
-from agcl.train.epoch import collect, evaluate_losses, normalize_losses
+from agcl.train.epoch import evaluate_losses, normalize_losses
 
 ENV = RuntimeEnv(device=torch.device("cpu"))
 
@@ -22,14 +22,6 @@ def test_validation_loss_is_sample_weighted_over_uneven_batches() -> None:
     for k, v in whole.items():
         assert got[k] == pytest.approx(float(v), rel=1e-5)
     assert not model.training
-
-
-def test_collect_concatenates_in_loader_order() -> None:
-    model, data = toy_model(0), ToyDataset(9, 3)
-    out = collect(model, DataLoader(data, batch_size=4), lambda o, b: {"prob": o.sigmoid(), "index": b["index"]}, ENV)
-    assert out["prob"].shape == (9, 14) and out["index"].tolist() == list(range(9))
-    with torch.no_grad():
-        assert torch.allclose(torch.from_numpy(out["prob"]), model(data.x).sigmoid(), atol=1e-6)
 
 
 def test_total_is_renamed_to_loss() -> None:

@@ -24,7 +24,7 @@ SETS = ["--set", "model.backbone=tiny", "--set", "model.pretrained=none", "--set
 
 @pytest.fixture(scope="module")
 def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """20 synthetic 48×48 PNGs indexed (train/val/test by patient) and cached at 32 px with H1's tools."""
+    """20 synthetic 48×48 PNGs indexed (train/val/test by patient) and cached at 32 px with the data tools."""
     from agcl.data.cache import prepare_cache
     from agcl.data.index import save_index
 

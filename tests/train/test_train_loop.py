@@ -11,16 +11,17 @@ from toy_training import ToyDataset, toy_loss, toy_model
 from agcl.config import OptimConfig, RuntimeConfig
 from agcl.errors import AgclError
 from agcl.train.checkpoint import load_checkpoint
-from agcl.train.loop import fit
+from agcl.train.loop import FitOptions, fit
 
 RT = RuntimeConfig(device="cpu", amp="none", seed=5, log_every=1, progress=False)
 OPT = OptimConfig(lr=0.5, max_epochs=3, patience=100)
 
 
-def _fit(model, tmp_path=None, *, runtime=RT, optim=OPT, batch=8, loss=toy_loss, train=None, **kw):
-    return fit(model, loss, train or ToyDataset(32, 1), ToyDataset(16, 2), stage="toy", optim=optim,
-               runtime=runtime, batch_size=batch, stage_dir=None if tmp_path is None else tmp_path / "stage",
-               run_dir=None if tmp_path is None else tmp_path, config={"c": 1}, tensorboard=False, **kw)
+def _fit(model, tmp_path=None, *, runtime=RT, optim=OPT, batch=8, loss=toy_loss, train=None):
+    opts = FitOptions(stage="toy", optim=optim, runtime=runtime, batch_size=batch,
+                      stage_dir=None if tmp_path is None else tmp_path / "stage",
+                      run_dir=None if tmp_path is None else tmp_path, config={"c": 1}, tensorboard=False)
+    return fit(model, loss, train or ToyDataset(32, 1), ToyDataset(16, 2), opts)
 
 
 def _same(a: dict, b: dict) -> bool:
@@ -41,7 +42,7 @@ class RecordingSGD(torch.optim.SGD):
 
 @pytest.mark.parametrize("kind", ["multilabel", "two_path"])
 def test_every_parameter_gets_a_gradient_and_loss_falls(kind: str, tmp_path) -> None:
-    """Invariants (ARCHITECTURE §5.14) on the real networks with the tiny backbone, through fit."""
+    """Invariants on the real networks with the tiny backbone, through fit (docs/training.md)."""
     from agcl.models import build_model
     from agcl.train.losses import masked_bce, two_path_loss
 
@@ -70,9 +71,10 @@ def test_every_parameter_gets_a_gradient_and_loss_falls(kind: str, tmp_path) -> 
         def loss(out, b):
             return two_path_loss(out["logits"], out["heatmaps"], b["labels"], None, b["target"], b["target_mask"], lam=0.05)
 
-    res = fit(model, loss, data, None, stage=kind, optim=OptimConfig(lr=0.3, max_epochs=20, patience=100),
-              runtime=RT, batch_size=8, optimizer_factory=make_opt, tensorboard=False, stage_dir=tmp_path,
-              train_method="forward" if kind == "multilabel" else "forward_train")
+    opts = FitOptions(stage=kind, optim=OptimConfig(lr=0.3, max_epochs=20, patience=100), runtime=RT,
+                      batch_size=8, optimizer_factory=make_opt, tensorboard=False, stage_dir=tmp_path,
+                      train_method="forward" if kind == "multilabel" else "forward_train")
+    res = fit(model, loss, data, None, opts)
     seen = opt_holder[0].seen
     assert set(names.values()) == seen[0], f"no gradient for {set(names.values()) - seen[0]}"
     losses = [r["train/loss"] for r in res.history]

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     from agcl.config import OptimConfig, RuntimeConfig
     from agcl.train.device import setup_runtime
     from agcl.train.distributed import destroy_distributed
-    from agcl.train.loop import fit
+    from agcl.train.loop import FitOptions, fit
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--stage-dir", required=True)
@@ -81,8 +81,9 @@ def main(argv: list[str] | None = None) -> None:
     env = setup_runtime(runtime)
     train = ToyDataset(args.num_images, 1, delay=args.sleep)
     model = toy_model(0, dropout=args.dropout)
-    fit(model, toy_loss, train, ToyDataset(24, 2), stage="toy", optim=optim, runtime=runtime,
-        batch_size=args.batch, stage_dir=args.stage_dir, run_dir=args.run_dir, config={"toy": True}, env=env)
+    opts = FitOptions(stage="toy", optim=optim, runtime=runtime, batch_size=args.batch, stage_dir=args.stage_dir,
+                      run_dir=args.run_dir, config={"toy": True})
+    fit(model, toy_loss, train, ToyDataset(24, 2), opts, env=env)
     torch.save(model.state_dict(), f"{args.out}.rank{env.dist.rank}")
     if args.resume_check:
         crash_and_resume(args.resume_check, env, runtime, optim, train, args.batch)
@@ -98,17 +99,17 @@ def crash_and_resume(root: str, env, runtime, optim, train, batch: int) -> None:
 
     Saves ``<root>/{full,resumed}.rank<r>`` state_dicts; run dirs ``<root>/{full,resumed}``.
     """
-    from agcl.train.loop import fit
+    from agcl.train.loop import FitOptions, fit
 
     def run(name: str, loss) -> None:
         model = toy_model(0, dropout=0.3)
-        kw = dict(stage="toy", optim=optim, runtime=runtime, batch_size=batch, config={"toy": True}, env=env,
-                  stage_dir=f"{root}/{name}/stage_toy", run_dir=f"{root}/{name}")
+        opts = FitOptions(stage="toy", optim=optim, runtime=runtime, batch_size=batch, config={"toy": True},
+                          stage_dir=f"{root}/{name}/stage_toy", run_dir=f"{root}/{name}")
         try:
-            fit(model, loss, train, ToyDataset(24, 2), **kw)
+            fit(model, loss, train, ToyDataset(24, 2), opts, env=env)
         except Crash:
             model = toy_model(0, dropout=0.3)
-            fit(model, toy_loss, train, ToyDataset(24, 2), **kw)  # same call again → resumes
+            fit(model, toy_loss, train, ToyDataset(24, 2), opts, env=env)  # same call again → resumes
         torch.save(model.state_dict(), f"{root}/{name}.rank{env.dist.rank}")
 
     calls = {"n": 0}

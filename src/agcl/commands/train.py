@@ -17,18 +17,6 @@ from agcl.commands._shell import user_errors
 log = logging.getLogger(__name__)
 
 
-def _schema() -> type:
-    """The pipeline's config root when available, so ``agcl train`` accepts (and checks) the same YAML
-    files as ``agcl run``; only its data/model/optim/runtime sections are used here."""
-    try:
-        from agcl.pipeline.settings import PipelineConfig
-    except ImportError:  # pipeline not built in this checkout
-        from agcl.config import TrainConfig
-
-        return TrainConfig
-    return PipelineConfig
-
-
 @user_errors
 def train(
     run_dir: Annotated[Path, typer.Option("--run-dir", help="Run directory: config.yaml, stage_bsl/, metrics.jsonl, tb/.")],
@@ -39,12 +27,15 @@ def train(
     """Train the multi-label baseline from an index + image cache; a killed run resumes when re-run."""
     from agcl.config import load_config
     from agcl.logs import setup_console_logging
+    from agcl.pipeline.settings import PipelineConfig
     from agcl.train.baseline import train_baseline
     from agcl.train.device import setup_runtime
     from agcl.train.distributed import destroy_distributed
 
     setup_console_logging()  # also under `torchrun -m agcl.cli` (main() is not the entry point there)
-    cfg = load_config(config, overrides or [], schema=_schema())
+    # the pipeline's config root, so `agcl train` accepts (and checks) the same YAML files as `agcl run`;
+    # only the data/model/optim/runtime sections are used here
+    cfg = load_config(config, overrides or [], schema=PipelineConfig)
     env = setup_runtime(cfg.runtime)
     if not env.dist.is_main:
         logging.getLogger("agcl").setLevel(logging.WARNING)  # only rank 0 logs

@@ -4,7 +4,7 @@ severity table and the optional diagnostic truth — loaded once and handed to e
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,6 @@ class RunContext:
     run_dir: Path
     index_dir: Path
     cache_dir: Path
-    _extra: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
     def index(self):
@@ -97,12 +96,11 @@ class RunContext:
 
     def dataset(self, rows: pd.DataFrame, *, train: bool = False, targets=None):
         """A :class:`agcl.data.dataset.CxrDataset` over ``rows``; augmentation (``data.augment``) only when
-        ``train``; ``targets`` = seed heatmaps ``{image_id: (H [14,h,w], 1_c [14])}`` for the two-path net."""
-        from agcl.data.augment import AffineAugment
-        from agcl.data.dataset import CxrDataset
+        ``train``; ``targets`` = seed heatmaps ``{image_id: (H [14,h,w], 1_c [14])}`` for the two-path net
+        (:func:`agcl.train.data.stage_dataset`, the builder ``agcl train`` uses too)."""
+        from agcl.train.data import stage_dataset
 
-        augment = AffineAugment(seed=self.cfg.runtime.seed) if train and self.cfg.data.augment == "light" else None
-        return CxrDataset(rows, self.cache, augment=augment, targets=targets or None)
+        return stage_dataset(rows, self.cache, self.cfg, train=train, targets=targets)
 
     def model_spec(self, kind: str) -> dict[str, Any]:
         spec = {"kind": kind, "backbone": self.cfg.model.backbone, "image_size": self.cfg.data.image_size,

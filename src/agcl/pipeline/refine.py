@@ -16,7 +16,7 @@ from agcl.models import build_model
 from agcl.pipeline.context import RunContext
 from agcl.pipeline.inference import write_test_outputs
 from agcl.pipeline.seedmaps import build_targets, read_seeds
-from agcl.pipeline.training import run_fit, stage_optim, transfer_weights, two_path_forward, two_path_loss_fn
+from agcl.pipeline.training import TWO_PATH_METHOD, run_fit, stage_optim, transfer_weights, two_path_loss_fn
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def run_refine(ctx: RunContext, sdir: Path, name: str, seeds_dir: Path, init_ckp
     train = ctx.dataset(ctx.split("train"), train=True, targets=targets)
     val = ctx.dataset(ctx.split("val"))
     summary = run_fit(ctx, model, two_path_loss_fn(cfg.refine.lam), train, val, stage=name, stage_dir=sdir,
-                      optim=stage_optim(cfg.optim, cfg.refine_train), forward=two_path_forward)
+                      optim=stage_optim(cfg.optim, cfg.refine_train), train_method=TWO_PATH_METHOD)
     summary.update({"seeds": int(len(seeds)), "seed_images": len(targets), "init": str(init_ckpt.parent.name)})
     summary.update(write_test_outputs(ctx, model, sdir))
     return summary

@@ -1,8 +1,9 @@
-"""Glue between the pipeline stages and H5a's single training loop (:func:`agcl.train.loop.fit`).
+"""Glue between the pipeline stages and the single training loop (:func:`agcl.train.loop.fit`).
 
-No second loop lives here: these helpers build the loss callables, apply per-stage overrides of
-``optim``, transfer weights between networks (BSL → binary / two-path) and make a finished fit
-idempotent (a stage directory holding ``checkpoint.pt`` is loaded, not retrained).
+No second loop lives here: these helpers build the stages' loss callables, apply per-stage overrides
+of ``optim``, transfer weights between networks (BSL → binary / two-path) and run a fit that is
+idempotent (a stage directory holding a finished ``checkpoint.pt`` is loaded, not retrained). Losses
+return :mod:`agcl.train.losses` dicts (total under ``"total"``); the loop names it ``"loss"``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from agcl.train.losses import masked_bce, softmax_ce, two_path_loss
 
 log = logging.getLogger(__name__)
 
+#: The method of :class:`agcl.models.TwoPathNet` that training calls (logits and regressed heatmaps).
+TWO_PATH_METHOD = "forward_train"
+
 
 def stage_optim(base: OptimConfig, override: StageTrainConfig | None = None, **fixed: Any) -> OptimConfig:
     """``optim`` with a stage's non-zero overrides (and any ``fixed`` fields) applied."""
@@ -37,33 +41,13 @@ def stage_optim(base: OptimConfig, override: StageTrainConfig | None = None, **f
     return dataclasses.replace(base, **changes)
 
 
-def _named(d: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """H4's losses put the optimised value under ``total``; the loop expects ``loss``."""
-    out = {k: v for k, v in d.items() if k != "total"}
-    out["loss"] = d["total"]
-    return out
-
-
-def bce_loss(outputs: torch.Tensor, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-    """Multi-label sigmoid BCE (§2.1)."""
-    return _named(masked_bce(outputs, batch["labels"]))
-
-
 def binary_loss(label_index: int) -> Callable[[torch.Tensor, Mapping[str, Any]], dict[str, torch.Tensor]]:
     """2-way softmax CE of the binary net of one disease (§2.2): target = the image's label of that disease."""
 
     def loss(outputs: torch.Tensor, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-        return _named(softmax_ce(outputs, batch["labels"][:, label_index].round().long()))
+        return softmax_ce(outputs, batch["labels"][:, label_index].round().long())
 
     return loss
-
-
-def two_path_forward(model: nn.Module, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-    inner = getattr(model, "module", model)
-    if inner is model:
-        return model.forward_train(batch["image"])
-    # under DDP call through the wrapper so gradients synchronise
-    return model(batch["image"])  # pragma: no cover - DDP path
 
 
 def two_path_loss_fn(lam: float) -> Callable[[Mapping[str, torch.Tensor], Mapping[str, Any]], dict[str, torch.Tensor]]:
@@ -72,9 +56,9 @@ def two_path_loss_fn(lam: float) -> Callable[[Mapping[str, torch.Tensor], Mappin
     def loss(outputs: Mapping[str, torch.Tensor], batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         if "target" not in batch:
             d = masked_bce(outputs["logits"], batch["labels"])
-            return _named({**d, "reg": torch.zeros_like(d["cls"])})
-        return _named(two_path_loss(outputs["logits"], outputs["heatmaps"], batch["labels"], None,
-                                    batch["target"], batch["target_mask"], lam))
+            return {**d, "reg": torch.zeros_like(d["cls"])}
+        return two_path_loss(outputs["logits"], outputs["heatmaps"], batch["labels"], None,
+                             batch["target"], batch["target_mask"], lam)
 
     return loss
 
@@ -97,29 +81,21 @@ def transfer_weights(model: nn.Module, checkpoint: Path, *, include_fc: bool) ->
     return len(copied)
 
 
-def load_finished(model: nn.Module, stage_dir: Path) -> bool:
-    """If a fit already finished in ``stage_dir`` (its ``checkpoint.pt`` exists), load it; True if so."""
-    path = Path(stage_dir) / "checkpoint.pt"
-    if not path.is_file():
-        return False
-    model.load_state_dict(load_checkpoint(path)["model"])
-    log.info("%s: training already finished, loaded %s", stage_dir, path)
-    return True
-
-
 def run_fit(ctx: RunContext, model: nn.Module, loss_fn, train_data, val_data, *, stage: str, stage_dir: Path,
-            optim: OptimConfig, batch_size: int = 0, forward=None) -> dict[str, Any]:
-    """Train with :func:`agcl.train.loop.fit` unless already finished; return a small summary."""
-    from agcl.train.epoch import default_forward
-    from agcl.train.loop import fit
+            optim: OptimConfig, batch_size: int = 0, train_method: str = "forward", env=None,
+            run_dir: Path | None = None) -> dict[str, Any]:
+    """Train with :func:`agcl.train.loop.fit` unless already finished; return a small summary.
 
-    if load_finished(model, stage_dir):
-        meta = load_checkpoint(Path(stage_dir) / "checkpoint.pt").get("metrics", {}) or {}
-        return {"best_epoch": meta.get("best_epoch"), "best_val_loss": meta.get("best_val_loss")}
-    result = fit(model, loss_fn, train_data, val_data, stage=stage, optim=optim, runtime=ctx.cfg.runtime,
-                 batch_size=batch_size or ctx.cfg.data.batch_size, eval_batch_size=ctx.cfg.data.eval_batch_size,
-                 num_workers=ctx.cfg.data.num_workers, stage_dir=stage_dir, run_dir=ctx.run_dir,
-                 config=ctx.config_dict(), model_spec=getattr(model, "spec", None),
-                 forward=forward or default_forward, env=ctx.env)
+    ``env`` defaults to the run's runtime (``ctx.env``; a disease dealt to one rank passes a
+    single-process one) and ``run_dir`` (where the training events go) to ``ctx.run_dir``.
+    """
+    from agcl.train.loop import FitOptions, fit_or_load
+
+    cfg = ctx.cfg
+    opts = FitOptions(stage=stage, optim=optim, runtime=cfg.runtime, batch_size=batch_size or cfg.data.batch_size,
+                      eval_batch_size=cfg.data.eval_batch_size, num_workers=cfg.data.num_workers,
+                      stage_dir=stage_dir, run_dir=run_dir or ctx.run_dir, config=ctx.config_dict(),
+                      model_spec=getattr(model, "spec", None), train_method=train_method)
+    result = fit_or_load(model, loss_fn, train_data, val_data, opts, env=env or ctx.env)
     return {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "epochs_run": result.epochs_run,
             "stopped_early": result.stopped_early}

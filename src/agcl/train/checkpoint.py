@@ -22,6 +22,7 @@ from torch import nn
 from agcl.errors import InputError
 from agcl.io import atomic_path
 from agcl.labels import LABELS
+from agcl.train.distributed import DistInfo
 
 SCHEMA_VERSION = 1
 REQUIRED_KEYS: tuple[str, ...] = ("kind", "model_spec", "model", "labels", "config", "stage", "epoch")
@@ -110,6 +111,19 @@ def capture_rng_state() -> dict[str, Any]:
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
+
+
+def gather_rng_state(info: DistInfo) -> Any:
+    """Every rank's :func:`capture_rng_state` (a collective under torchrun: rank 0 gets the list of all
+    ranks' states; one process: its own dict)."""
+    state = capture_rng_state()
+    if not info.enabled:
+        return state
+    import torch.distributed as dist
+
+    out: list[Any] = [None] * info.world_size
+    dist.all_gather_object(out, state)
+    return out
 
 
 def restore_rng_state(state: Mapping[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """Device, AMP, channels_last and determinism: resolve a :class:`RuntimeConfig` into a :class:`RuntimeEnv`.
 
-One code path for CPU and CUDA (ARCHITECTURE §5.9): the loop always enters
+One code path for CPU and CUDA (docs/training.md): the loop always enters
 ``torch.autocast(device_type, dtype, enabled=...)`` and a ``GradScaler`` is only active for fp16.
 """
 

@@ -72,6 +72,15 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
+def gather_objects(items: list, info: DistInfo) -> list:
+    """Concatenate every rank's list of picklable ``items`` (rank order), on every rank; one process: ``items``."""
+    if not info.enabled:
+        return list(items)
+    out: list[list] = [[] for _ in range(info.world_size)]
+    dist.all_gather_object(out, list(items))
+    return [x for part in out for x in part]
+
+
 def all_reduce_sums(values: Mapping[str, float], info: DistInfo, device: torch.device) -> dict[str, float]:
     """Sum each named float over all ranks (in float64, one collective for all keys).
 

@@ -1,9 +1,10 @@
-"""One epoch of training, validation losses and batched inference — the inner loops behind :func:`fit`.
+"""One epoch of training and the validation losses — the inner loops behind :func:`agcl.train.loop.fit`.
 
 A batch is a dict (``CxrDataset`` items collated: ``image`` ``[B,1,S,S]``, ``labels`` ``[B,14]``, …).
-``forward(model, batch)`` produces the model outputs (default: ``model(batch["image"])``) and
-``loss_fn(outputs, batch)`` returns a dict of named scalar losses with the total under ``"loss"``
-(ARCHITECTURE §5.7; ``"total"`` is accepted as an alias); every key is logged.
+The model is called as ``model(batch["image"])`` (which method that runs is the loop's business, see
+:class:`agcl.train.loop.MethodEntry`) and ``loss_fn(outputs, batch)`` returns a dict of named scalar
+losses with the total under ``"loss"`` (:mod:`agcl.train.losses` returns it under ``"total"``, which
+:func:`normalize_losses` renames in one place); every key is logged.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -21,16 +21,10 @@ from agcl.errors import AgclError
 from agcl.train.device import RuntimeEnv
 
 LossFn = Callable[[Any, Mapping[str, Any]], Mapping[str, Tensor]]
-ForwardFn = Callable[[nn.Module, Mapping[str, Any]], Any]
 #: Called after every optimizer step with (global_step, mean losses since the last call); rank-local.
 StepCallback = Callable[[int, dict[str, float]], None]
 
 INPUT_KEY = "image"
-
-
-def default_forward(model: nn.Module, batch: Mapping[str, Any]) -> Any:
-    """``model(batch["image"])``."""
-    return model(batch[INPUT_KEY])
 
 
 def to_device(batch: Mapping[str, Any], env: RuntimeEnv) -> dict[str, Any]:
@@ -76,7 +70,6 @@ def train_one_epoch(
     env: RuntimeEnv,
     *,
     accum_steps: int = 1,
-    forward: ForwardFn = default_forward,
     on_step: StepCallback | None = None,
     on_batch: Callable[[], None] | None = None,
     where: str = "",
@@ -105,7 +98,7 @@ def train_one_epoch(
         sync = contextlib.nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync()
         with sync:
             with env.autocast():
-                losses = normalize_losses(loss_fn(forward(model, batch), batch))
+                losses = normalize_losses(loss_fn(model(batch[INPUT_KEY]), batch))
             scaler.scale(losses["loss"].float() / group_size).backward()
         bs = batch_size_of(batch)
         samples += bs
@@ -140,7 +133,6 @@ def evaluate_losses(
     loader: Iterable[Mapping[str, Any]],
     env: RuntimeEnv,
     *,
-    forward: ForwardFn = default_forward,
     on_batch: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     """Sample-weighted mean of every named loss over ``loader`` (all-reduced across DDP ranks).
@@ -154,7 +146,7 @@ def evaluate_losses(
     for raw in loader:
         batch = to_device(raw, env)
         with env.autocast():
-            losses = normalize_losses(loss_fn(forward(model, batch), batch))
+            losses = normalize_losses(loss_fn(model(batch[INPUT_KEY]), batch))
         bs = batch_size_of(batch)
         n += bs
         for k, v in losses.items():
@@ -174,32 +166,3 @@ def evaluate_losses(
     if local["__n"] == 0:
         return {}
     return {k: local[k] / local["__n"] for k in sorted(local) if k != "__n"}
-
-
-@torch.no_grad()
-def collect(
-    model: nn.Module,
-    loader: Iterable[Mapping[str, Any]],
-    fn: Callable[[Any, Mapping[str, Any]], Mapping[str, Tensor]],
-    env: RuntimeEnv,
-    *,
-    forward: ForwardFn = default_forward,
-) -> dict[str, np.ndarray]:
-    """Run the model in eval mode over ``loader`` and concatenate ``fn(outputs, batch)`` per key.
-
-    For predictions/CAMs: e.g. ``fn = lambda out, b: {"prob": out.sigmoid(), "index": b["index"]}``.
-    Runs on this process only (no sharding); results are float32/int numpy arrays on the CPU.
-
-    Shapes: each returned array is ``[N, ...]`` in loader order.
-    """
-    model.eval()
-    parts: dict[str, list[np.ndarray]] = {}
-    for raw in loader:
-        batch = to_device(raw, env)
-        with env.autocast():
-            out = fn(forward(model, batch), batch)
-        for k, v in out.items():
-            t = v.detach()
-            t = t.float() if t.is_floating_point() else t
-            parts.setdefault(k, []).append(t.cpu().numpy())
-    return {k: np.concatenate(v, axis=0) for k, v in parts.items()}

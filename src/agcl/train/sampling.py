@@ -8,11 +8,18 @@ trajectory as one process with the global batch (up to BatchNorm statistics and 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from torch.utils.data import Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+if TYPE_CHECKING:
+    from agcl.train.device import RuntimeEnv
+
+#: Training data of a fit: a Dataset or a pure function ``epoch -> Dataset`` (curricula, paper §2.2).
+DataSource = Dataset | Callable[[int], Dataset]
 
 
 def epoch_permutation(n: int, seed: int, epoch: int) -> np.ndarray:
@@ -74,3 +81,27 @@ def loader_generator(seed: int, epoch: int, rank: int) -> torch.Generator:
     g = torch.Generator()
     g.manual_seed(int(np.random.default_rng([int(seed), int(epoch), int(rank), 7]).integers(2**62)))
     return g
+
+
+def epoch_dataset(source: DataSource, epoch: int) -> Dataset:
+    """The dataset of ``epoch``, told its epoch (``CxrDataset`` draws augmentation from (seed, epoch, row))."""
+    ds = source(epoch) if callable(source) and not hasattr(source, "__getitem__") else source
+    if hasattr(ds, "set_epoch"):
+        ds.set_epoch(epoch)
+    return ds  # type: ignore[return-value]
+
+
+def epoch_loader(ds: Dataset, batch_size: int, *, env: RuntimeEnv, seed: int, epoch: int, train: bool,
+                 num_workers: int = 0, collate_fn: Callable | None = None) -> DataLoader:
+    """This rank's DataLoader for one epoch: shuffled and padded shards for training, plain shards else."""
+    info = env.dist
+    sampler = ShardedSampler(len(ds), seed=seed, rank=info.rank, world_size=info.world_size,  # type: ignore[arg-type]
+                             shuffle=train, pad=train)
+    sampler.set_epoch(epoch)
+    per_rank = len(sampler)
+    return DataLoader(
+        ds, batch_size=batch_size, sampler=sampler, num_workers=num_workers, collate_fn=collate_fn,
+        drop_last=train and per_rank > batch_size,  # no tiny last batch (BatchNorm); same count on every rank
+        pin_memory=env.device.type == "cuda", generator=loader_generator(seed, epoch, info.rank),
+        persistent_workers=False,
+    )
