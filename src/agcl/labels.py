@@ -6,8 +6,6 @@ Canonical order is the one used by Wang et al. (2017) and by AGCL Table 1; every
 
 from __future__ import annotations
 
-import difflib
-
 LABELS: tuple[str, ...] = (
     "Atelectasis",
     "Cardiomegaly",
@@ -64,10 +62,10 @@ def canonical_label(token: str, *, allow_no_finding: bool = False, where: str = 
     if name in LABEL_INDEX or (allow_no_finding and name == NO_FINDING):
         return name
     choices = list(LABELS) + list(ALIASES) + ([NO_FINDING] if allow_no_finding else [])
-    hint = difflib.get_close_matches(name, choices, n=1)
-    suffix = f"; did you mean {hint[0]!r}?" if hint else ""
+    from agcl.config.loader import did_you_mean
+
     at = f" ({where})" if where else ""
-    raise UnknownLabelError(f"unknown label {token!r}{at}{suffix}")
+    raise UnknownLabelError(f"unknown label {token!r}{at}{did_you_mean(name, choices)}")
 
 
 def parse_finding_labels(field: str, *, where: str = "", sep: str = "|") -> tuple[list[str], bool]:

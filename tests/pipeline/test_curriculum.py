@@ -10,7 +10,6 @@ from agcl.pipeline.curriculum import (
     build_stages,
     positive_grades,
     stage_at,
-    stage_converged,
 )
 
 
@@ -96,19 +95,3 @@ def test_stage_at_rejects_bad_args():
         stage_at(0, 0, 3)
     with pytest.raises(ValueError):
         stage_at(-1, 1, 3)
-
-
-@pytest.mark.parametrize(
-    ("losses", "patience", "max_epochs", "done"),
-    [
-        ([1.0], 1, 10, False),
-        ([1.0, 0.9], 1, 10, False),          # improved
-        ([1.0, 0.9, 0.95], 1, 10, True),     # plateau for 1 epoch
-        ([1.0, 0.9, 0.95], 2, 10, False),
-        ([1.0, 0.9, 0.95, 0.91], 2, 10, True),
-        ([1.0, 0.9, 0.95, 0.85], 2, 10, False),
-        ([1.0, 0.5, 0.4], 5, 3, True),       # epoch cap
-    ],
-)
-def test_stage_converged(losses, patience, max_epochs, done):
-    assert stage_converged(losses, patience, 0.0, max_epochs) is done

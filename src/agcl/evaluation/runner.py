@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import logging
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agcl.boxes.generators import METHODS, NORMALIZATIONS, UPSAMPLE, BoxSettings
+from agcl.config import did_you_mean
 from agcl.errors import ConfigError, InputError
 from agcl.evaluation.controls import CONTROLS, control_outputs
 from agcl.evaluation.core import EvalSettings, ModelResult, evaluate_model
@@ -26,8 +26,7 @@ log = logging.getLogger(__name__)
 
 def _check(option: str, value, allowed) -> None:
     if value not in allowed:
-        hint = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
-        raise ConfigError(f"--{option} {value!r} is not one of {list(allowed)}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+        raise ConfigError(f"--{option} {value!r} is not one of {list(allowed)}{did_you_mean(value, allowed)}")
 
 
 def _print(df: pd.DataFrame, title: str, digits: int) -> None:

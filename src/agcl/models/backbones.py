@@ -152,10 +152,9 @@ def build_backbone(name: str, pretrained: str = "none") -> nn.Module:
         log.info("backbone tiny: random init")
         return model
     if name not in _TORCHVISION:
-        import difflib
+        from agcl.config.loader import did_you_mean
 
-        hint = difflib.get_close_matches(name, BACKBONES, n=1)
-        raise ConfigError(f"unknown backbone {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+        raise ConfigError(f"unknown backbone {name!r}{did_you_mean(name, BACKBONES)}")
     ctor, weights_enum, nfeat = _TORCHVISION[name]
     state, init = None, "random"
     if pretrained == "imagenet":

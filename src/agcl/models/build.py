@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
-
 import torch
 from torch import nn
 
+from agcl.config import did_you_mean
 from agcl.errors import ConfigError
 from agcl.models.backbones import BACKBONES, build_backbone
 from agcl.models.networks import BinaryNet, CamNet, MultiLabelNet
@@ -19,9 +18,7 @@ _CHOICES = {"cam": ("difference", "positive"), "regression": ("conv1x1", "conv3x
 def _choice(spec: dict, key: str, allowed, default: str) -> str:
     value = spec.get(key, default)
     if value not in allowed:
-        hint = difflib.get_close_matches(str(value), allowed, n=1)
-        raise ConfigError(f"model spec: {key}={value!r} is not one of {list(allowed)}"
-                          + (f"; did you mean {hint[0]!r}?" if hint else ""))
+        raise ConfigError(f"model spec: {key}={value!r} is not one of {list(allowed)}{did_you_mean(value, allowed)}")
     return value
 
 

@@ -131,21 +131,3 @@ def stage_at(epoch: int, epochs_per_stage: int, n_stages: int) -> int:
     if epoch < 0:
         raise ValueError("epoch must be >= 0")
     return min(epoch // epochs_per_stage, n_stages - 1)
-
-
-def stage_converged(val_losses: Sequence[float], patience: int, min_delta: float, max_epochs: int) -> bool:
-    """Convergence rule of the convergence-driven schedule: should the current stage end?
-
-    A stage ends once its best validation loss has not improved by more than ``min_delta`` for
-    ``patience`` epochs, or after ``max_epochs`` epochs.
-
-    Args:
-        val_losses: validation losses of the epochs trained so far in the current stage.
-    """
-    n = len(val_losses)
-    if n >= max_epochs:
-        return True
-    if n <= patience:
-        return False
-    best_before = min(val_losses[: n - patience])
-    return not any(v < best_before - min_delta for v in val_losses[n - patience :])
