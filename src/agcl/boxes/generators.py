@@ -1,4 +1,4 @@
-"""Heatmap → boxes: the ``wang2017`` and ``cam20`` generators of ARCHITECTURE §3, batched.
+"""Heatmap → boxes: the ``wang2017`` and ``cam20`` generators (docs/evaluation.md, "Definitions"), batched.
 
 - ``wang2017`` (Wang et al. 2017, followed by AGCL §3): normalise the map to [0,255], threshold it
   separately at 60 and at 180 (``value >= t``), one box per connected component of each binary map;

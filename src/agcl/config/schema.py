@@ -1,4 +1,4 @@
-"""Typed configuration sections (ARCHITECTURE §5.8): frozen dataclasses, one per concern.
+"""Typed configuration sections (docs/training.md, "Config"): frozen dataclasses, one per concern.
 
 The root for ``agcl train`` is :class:`TrainConfig` (``data``, ``model``, ``optim``, ``runtime``).
 Defaults follow the paper (§3: SGD with momentum, lr 0.001 divided by 10 every 10 epochs, stop when the

@@ -161,7 +161,7 @@ def read_nih_tables(src: str | Path, opts: NihOptions | None = None) -> tuple[pd
         log.warning("%s; evaluate localization on test boxes only", msg)
     check_with = meta
     if version == "2017" and (src / METADATA_FILES["v2020"]).is_file() and len(boxes):
-        check_with = read_data_entry(src / METADATA_FILES["v2020"])  # ARCHITECTURE §2: v2020 labels agree with boxes
+        check_with = read_data_entry(src / METADATA_FILES["v2020"])  # the v2020 labels agree with the boxes
     n_box_mismatch = check_box_labels(boxes, check_with[["image_id", *LABELS]], str(box_path))
     info = {
         "root": str(src),

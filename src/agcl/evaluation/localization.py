@@ -1,4 +1,4 @@
-"""Table 2 and related localization metrics (ARCHITECTURE §3), as pure functions on DataFrames.
+"""Table 2 and related localization metrics (docs/evaluation.md, "Definitions"), as pure functions on DataFrames.
 
 Inputs are box tables in original-image pixels: ground truth ``gt`` with columns
 ``image_id, label, x0, y0, x1, y1`` and detections ``det`` with the same columns plus ``score``. The

@@ -74,7 +74,7 @@ def predict_paths(
         loaded: from :func:`agcl.inference.predictor.load_model`.
         inputs: image files (PNG/JPEG/DICOM) and folders (scanned recursively).
         batch_size: images per forward pass.
-        generator: heatmap→box generator, ``cam20`` or ``wang2017`` (ARCHITECTURE §3).
+        generator: heatmap→box generator, ``cam20`` or ``wang2017`` (docs/evaluation.md, "Definitions").
         box_threshold: boxes are made for labels with probability >= this (0 = every label).
         overlay_dir: when given, overlay PNGs are written there while predicting.
         progress: show a rich progress bar.

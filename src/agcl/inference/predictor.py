@@ -3,7 +3,7 @@
 A checkpoint's ``model_spec`` rebuilds the network and gives the input size S. Each image is decoded
 to grey, resized to S×S exactly like the image cache, and run through the network in batches; the
 class heatmaps (raw CAM, Eq. 1) become boxes through a named generator and are mapped back to the
-ORIGINAL image's pixels (ARCHITECTURE §3, §5.5).
+ORIGINAL image's pixels (docs/evaluation.md, "Definitions"; docs/dev/CONTRACTS.md).
 """
 
 from __future__ import annotations

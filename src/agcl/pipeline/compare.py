@@ -1,6 +1,6 @@
 """Stage ``eval``: BSL, AGL and AGCL-1…k side by side on the test split (paper §3, Tables 1 and 2).
 
-Uses H4's pure evaluation (:func:`agcl.evaluation.evaluate_model`, :func:`agcl.evaluation.tables.write_tables`)
+Uses the pure evaluation (:func:`agcl.evaluation.evaluate_model`, :func:`agcl.evaluation.tables.write_tables`)
 on each model stage's ``predictions.csv`` + ``heatmaps.npy``, then appends the pipeline's own sections to
 ``eval/summary.md``: seed counts per round and disease, seed-box quality against truth (diagnostics),
 and — loudly — whether a severity table was available (without one AGCL degrades to AGL-like seeds).

@@ -41,7 +41,7 @@ def ensure_phantom(data_dir: Path, n: int, size: int, seed: int) -> Path:
 
 
 def ensure_severity(phantom: Path, out: Path) -> Path:
-    """Mine the phantom's ``reports.csv`` into a severity table (H3's miner), once."""
+    """Mine the phantom's ``reports.csv`` into a severity table (:mod:`agcl.reports`, docs/mining.md), once."""
     if out.is_file():
         return out
     from agcl.reports.aggregate import aggregate

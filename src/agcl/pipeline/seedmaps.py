@@ -4,7 +4,7 @@ A seed stage writes ``seeds.csv`` (``image_id,label,rule,iteration,prob``), ``se
 (float16 raw CAMs ``[M,h,w]``, row ``i`` belongs to row ``i`` of seeds.csv, feature-map frame of the
 cache image) and ``provenance.json`` (per label: source network/checkpoint, threshold t and how it was
 chosen, counts). Raw CAMs are stored; the normalisation that turns them into regression targets is the
-explicit step :func:`build_targets` (ARCHITECTURE §5.4).
+explicit step :func:`build_targets` (docs/pipeline.md).
 """
 
 from __future__ import annotations

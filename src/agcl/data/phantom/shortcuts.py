@@ -1,7 +1,7 @@
 """Shortcut objects burnt into the image: chest drains, pacemakers, lines, ECG leads and text markers.
 
 They are correlated with findings (drains with pneumothorax, pacemakers with cardiomegaly and edema,
-portable markers with sick AP patients) but never determined by them (ARCHITECTURE §2b), so a classifier
+portable markers with sick AP patients) but never determined by them (docs/phantom.md, "Difficulty"), so a classifier
 can score well by looking at them instead of the lesion; the localization tables expose that. Devices
 are drawn at the output resolution (thin, sharp, radio-opaque) in image coordinates that follow the
 patient's pose.

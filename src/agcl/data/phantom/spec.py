@@ -1,6 +1,6 @@
 """The phantom's specification: every knob that shapes the synthetic dataset, frozen and hashable.
 
-The phantom is a pure function of ``(seed, spec)`` (ARCHITECTURE §5.10): two runs with equal specs
+The phantom is a pure function of ``(seed, spec)`` (docs/phantom.md): two runs with equal specs
 write byte-identical files. The spec is saved as ``truth/spec.json`` and compared on re-runs.
 """
 
