@@ -2,6 +2,7 @@
 
     agcl run --config configs/nih-cxr14.yaml --set data.index_dir=runs/nih-index --run-dir runs/nih
     agcl run --config configs/demo.yaml --set source.raw_dir=data/phantom --run-dir runs/demo2
+    torchrun --standalone --nproc_per_node 4 -m agcl.cli run --config configs/nih-cxr14.yaml --run-dir runs/nih
 """
 
 from __future__ import annotations
@@ -24,15 +25,27 @@ def run(
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Override one config value, e.g. --set refine.rounds=3 (repeatable).")] = None,
     only: Annotated[list[str] | None, typer.Option("--only", help="Stop once this stage (and what it needs) is done, e.g. --only bsl (repeatable).")] = None,
 ) -> None:
-    """Run or resume the pipeline; finished stages are skipped, a killed stage resumes from its last epoch."""
+    """Run or resume the pipeline; finished stages are skipped, a killed stage resumes from its last epoch.
+
+    Also under ``torchrun`` (every stage; rank 0 alone writes and logs).
+    """
     from agcl.logs import setup_console_logging
     from agcl.pipeline.compare import print_tables
     from agcl.pipeline.driver import load_pipeline_config, run_pipeline
+    from agcl.train.distributed import destroy_distributed, env_dist_info
 
-    setup_console_logging()
+    setup_console_logging()  # also under `torchrun -m agcl.cli` (main() is not the entry point there)
+    main = env_dist_info().is_main
+    if not main:
+        logging.getLogger("agcl").setLevel(logging.WARNING)  # only rank 0 logs
     cfg = load_pipeline_config(config, overrides or [])
-    run_pipeline(cfg, run_dir, only=only or None)
+    try:
+        run_pipeline(cfg, run_dir, only=only or None)
+    finally:
+        destroy_distributed()
     eval_dir = run_dir / "eval"
+    if not main:
+        return
     if (eval_dir / "DONE").is_file():
         typer.echo(print_tables(eval_dir))
         typer.echo(f"\nResults: {eval_dir / 'summary.md'} (tables: auc.csv, localization.csv; seeds: seeds.csv)")

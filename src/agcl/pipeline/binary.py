@@ -15,10 +15,16 @@ For each disease c (``curriculum.labels``, default all 14) with enough training 
 
 Per-disease outputs go to ``stage_curriculum_r<k>/<label>/`` with their own DONE marker, so a killed
 stage resumes at the disease (and, through the loop's checkpoints, at the epoch) where it stopped.
+
+Under torchrun (``curriculum.distribute``): ``ddp`` trains each network with every rank (DDP) and rank
+0 writes its outputs; ``labels`` deals the diseases to the ranks, each rank trains its own networks as a
+single process and writes their directories (their training events go to ``RUN/rank<r>/`` for ranks
+> 0). docs/pipeline.md, "Under torchrun", says which is the default and why.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import zlib
 from pathlib import Path
@@ -26,14 +32,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agcl.io import write_json_atomic, write_with_atomic
+from agcl.io import atomic_path, write_json_atomic, write_with_atomic
 from agcl.labels import LABEL_INDEX
 from agcl.models import build_model
 from agcl.pipeline.context import RunContext
 from agcl.pipeline.curriculum import balanced_negatives, build_stages, positive_grades, stage_at
-from agcl.pipeline.inference import predict
-from agcl.pipeline.stages import is_done, mark_done
+from agcl.pipeline.inference import score_images
+from agcl.pipeline.stages import is_done, mark_done, read_done, run_unit
 from agcl.pipeline.training import binary_loss, run_fit, stage_optim, transfer_weights
+from agcl.train.device import RuntimeEnv
+from agcl.train.distributed import DistInfo, barrier
 
 log = logging.getLogger(__name__)
 
@@ -49,29 +57,35 @@ def run_curriculum(ctx: RunContext, sdir: Path, source_ckpt: Path, round_: int) 
     if ctx.severity is None:
         log.warning("NO SEVERITY TABLE: the curriculum has no grades — every disease trains on all its "
                     "positives in one stage, S1 is empty, and AGCL degrades to AGL-like behaviour")
-    out = {}
     labels = cfg.curriculum.label_list()
-    for i, label in enumerate(labels, 1):
+    env = ctx.env
+    info = env.dist
+    by_labels = info.enabled and cfg.curriculum.distribute == "labels"
+    todo = labels[info.rank::info.world_size] if by_labels else labels
+    alone = dataclasses.replace(env, dist=DistInfo()) if by_labels else env
+    for i, label in enumerate(todo, 1):
         ldir = sdir / label
         if is_done(ldir):
-            out[label] = _read_summary(ldir)
             continue
-        log.info("curriculum round %d: %s [%d/%d]", round_, label, i, len(labels))
-        ldir.mkdir(parents=True, exist_ok=True)
-        summary = _run_label(ctx, ldir, label, source_ckpt, round_)
-        write_json_atomic(ldir / "summary.json", summary)
-        mark_done(ldir, summary)
-        out[label] = summary
-    return {"labels": out}
+        log.info("curriculum round %d: %s [%d/%d]", round_, label, i, len(todo))
+
+        def work(label=label, ldir=ldir) -> dict:
+            summary = _run_label(ctx, ldir, label, source_ckpt, round_, alone)
+            if alone.dist.is_main:
+                write_json_atomic(ldir / "summary.json", summary)
+            return summary
+
+        if by_labels:  # this rank owns the disease: it alone writes its directory and DONE
+            ldir.mkdir(parents=True, exist_ok=True)
+            mark_done(ldir, work())
+        else:
+            run_unit(ldir, work, info, collective=True)
+    barrier(info)
+    return {"labels": {label: read_done(sdir / label) for label in labels}}
 
 
-def _read_summary(ldir: Path) -> dict:
-    import json
-
-    return json.loads((ldir / "summary.json").read_text(encoding="utf-8"))
-
-
-def _run_label(ctx: RunContext, ldir: Path, label: str, source_ckpt: Path, round_: int) -> dict:
+def _run_label(ctx: RunContext, ldir: Path, label: str, source_ckpt: Path, round_: int, env: RuntimeEnv) -> dict:
+    """Train and score the binary network of ``label`` with ``env`` (rank 0 of ``env`` writes the files)."""
     cfg, cc = ctx.cfg, ctx.cfg.curriculum
     c = LABEL_INDEX[label]
     seed = label_seed(cc.seed, label)
@@ -117,6 +131,8 @@ def _run_label(ctx: RunContext, ldir: Path, label: str, source_ckpt: Path, round
     lr = cc.lr or cfg.optim.lr
     bs = cc.batch_size or cfg.data.batch_size
     name = f"curriculum_r{round_}/{label}"
+    rank = ctx.env.dist.rank
+    where = {"env": env, "run_dir": ctx.run_dir / f"rank{rank}" if rank and not env.dist.enabled else ctx.run_dir}
     datasets = [ctx.dataset(r, train=True) for r in stage_rows]
     if cc.schedule == "epochs":
         n = len(datasets)
@@ -126,29 +142,29 @@ def _run_label(ctx: RunContext, ldir: Path, label: str, source_ckpt: Path, round
             return _ds[stage_at(epoch, cc.epochs_per_stage, _n)]
 
         fit_summary = run_fit(ctx, model, loss, data_at, val_ds, stage=name, stage_dir=ldir / "fit", batch_size=bs,
-                              optim=stage_optim(cfg.optim, None, max_epochs=total, patience=total, lr=lr))
+                              optim=stage_optim(cfg.optim, None, max_epochs=total, patience=total, lr=lr), **where)
         summary["fit"] = fit_summary
     else:
         fits = []
         for k, ds in enumerate(datasets):
             fits.append(run_fit(ctx, model, loss, ds, val_ds, stage=f"{name}/s{k + 1}", stage_dir=ldir / f"fit_s{k + 1}",
                                 batch_size=bs, optim=stage_optim(cfg.optim, None, max_epochs=cc.max_epochs_per_stage,
-                                                                 patience=cc.patience, lr=lr)))
+                                                                 patience=cc.patience, lr=lr), **where))
         summary["fit"] = fits
 
     # Scores for seed selection: validation (for t) and every training positive (for S2 + seed maps).
     if len(val_rows):
-        ids, probs, _ = predict(ctx, model, val_rows, with_cams=False)
+        ids, probs, _ = score_images(ctx, model, val_rows, with_cams=False, env=env)
         val_df = pd.DataFrame({"image_id": ids, "truth": val_rows[label].to_numpy().astype(int), "prob": probs[:, 0]})
     else:
         val_df = pd.DataFrame({"image_id": [], "truth": [], "prob": []})
+    ids, probs, cams = score_images(ctx, model, pos_all, env=env)
+    summary["val_images"] = len(val_df)
+    if not env.dist.is_main:
+        return summary
     write_with_atomic(ldir / "val_scores.csv", lambda p: val_df.to_csv(p, index=False))
-    ids, probs, cams = predict(ctx, model, pos_all)
     tr_df = pd.DataFrame({"image_id": ids, "grade": grades_all.loc[ids].to_numpy(), "prob": probs[:, 0]})
     write_with_atomic(ldir / "train_scores.csv", lambda p: tr_df.to_csv(p, index=False))
-    from agcl.io import atomic_path
-
     with atomic_path(ldir / "train_cams.npy") as tmp, open(tmp, "wb") as fh:
         np.save(fh, cams[:, 0].astype(np.float16))
-    summary["val_images"] = len(val_df)
     return summary

@@ -8,7 +8,9 @@ DAG (k = ``refine.rounds``; the AGL branch only with ``refine.agl``)::
     eval (bsl, agl, agcl_1…k)
 
 Every stage writes its artifacts atomically and ``DONE`` last (:mod:`agcl.pipeline.stages`); a re-run
-skips finished stages and a killed training stage resumes from its last epoch checkpoint.
+skips finished stages and a killed training stage resumes from its last epoch checkpoint. Under torchrun
+the training and inference stages (bsl, curriculum, seeds_agl, agl, agcl_k) run on every rank; the
+others run on rank 0 (docs/pipeline.md, "Under torchrun").
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from agcl.io import write_text_atomic
 from agcl.pipeline.context import RunContext
 from agcl.pipeline.settings import PipelineConfig
 from agcl.pipeline.stages import Stage, execute, stage_dir
+from agcl.train.distributed import barrier
 
 log = logging.getLogger(__name__)
 
 #: Settings that may change between a run and its resumption (they do not change any number).
 RESUME_SAFE = ("runtime.progress", "runtime.num_threads", "runtime.log_every", "data.num_workers",
-               "data.eval_batch_size")
+               "data.eval_batch_size", "curriculum.distribute")
 
 
 def load_pipeline_config(path: str | Path | None, overrides=()) -> PipelineConfig:
@@ -79,13 +82,13 @@ def build_stages(ctx: RunContext) -> list[Stage]:
         stages += [Stage("index", (), lambda sd: _index_stage(ctx, sd)),
                    Stage("prepare", ("index",), lambda sd: _prepare_stage(ctx, sd))]
         data_deps = ("prepare",)
-    stages.append(Stage("bsl", data_deps, lambda sd: run_baseline(ctx, sd)))
+    stages.append(Stage("bsl", data_deps, lambda sd: run_baseline(ctx, sd), collective=True))
     models = [("BSL", "bsl")]
     seed_stages = []
     if cfg.refine.agl:
-        stages.append(Stage("seeds_agl", ("bsl",), lambda sd: run_seeds_agl(ctx, sd, ckpt("bsl"))))
+        stages.append(Stage("seeds_agl", ("bsl",), lambda sd: run_seeds_agl(ctx, sd, ckpt("bsl")), collective=True))
         stages.append(Stage("agl", ("seeds_agl",),
-                            lambda sd: run_refine(ctx, sd, "agl", d("seeds_agl"), ckpt("bsl"))))
+                            lambda sd: run_refine(ctx, sd, "agl", d("seeds_agl"), ckpt("bsl")), collective=True))
         models.append(("AGL", "agl"))
         seed_stages.append(("AGL", "seeds_agl"))
     for k in range(1, cfg.refine.rounds + 1):
@@ -93,12 +96,14 @@ def build_stages(ctx: RunContext) -> list[Stage]:
         prev_seeds = None if k == 1 else f"seeds_r{k - 1}"
         init = "bsl" if cfg.refine.init == "bsl" or k == 1 else f"agcl_{k - 1}"
         stages.append(Stage(f"curriculum_r{k}", (source,),
-                            lambda sd, k=k, source=source: run_curriculum(ctx, sd, ckpt(source), k)))
+                            lambda sd, k=k, source=source: run_curriculum(ctx, sd, ckpt(source), k),
+                            collective=True))
         stages.append(Stage(f"seeds_r{k}", (f"curriculum_r{k}",) + ((prev_seeds,) if prev_seeds else ()),
                             lambda sd, k=k, p=prev_seeds: run_seeds(ctx, sd, d(f"curriculum_r{k}"),
                                                                     d(p) if p else None, k)))
         stages.append(Stage(f"agcl_{k}", (f"seeds_r{k}", init),
-                            lambda sd, k=k, init=init: run_refine(ctx, sd, f"agcl_{k}", d(f"seeds_r{k}"), ckpt(init))))
+                            lambda sd, k=k, init=init: run_refine(ctx, sd, f"agcl_{k}", d(f"seeds_r{k}"), ckpt(init)),
+                            collective=True))
         models.append((f"AGCL-{k}", f"agcl_{k}"))
         seed_stages.append((f"AGCL-{k}", f"seeds_r{k}"))
     stages.append(Stage("eval", tuple(s for _, s in models) + tuple(s for _, s in seed_stages),
@@ -116,7 +121,7 @@ def _timed(stage: Stage) -> Stage:
         log.info("stage %s finished in %.1f s", stage.name, out["seconds"])
         return out
 
-    return Stage(stage.name, stage.deps, run)
+    return Stage(stage.name, stage.deps, run, collective=stage.collective)
 
 
 def _needs_data_stages(cfg: PipelineConfig) -> bool:
@@ -158,13 +163,21 @@ def make_context(cfg: PipelineConfig, run_dir: Path) -> RunContext:
 
 
 def run_pipeline(cfg: PipelineConfig, run_dir: Path, *, only: list[str] | None = None) -> dict:
-    """Run (or resume) the whole pipeline in ``run_dir``; returns the stage summaries."""
+    """Run (or resume) the whole pipeline in ``run_dir``; returns the stage summaries.
+
+    Under torchrun every rank calls this (the process group is joined through ``ctx.env``); rank 0
+    alone writes ``config.yaml``, ``pipeline.log`` and the stage outputs.
+    """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     check_resume_config(run_dir, cfg)
-    write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
     ctx = make_context(cfg, run_dir)
-    handler = logging.FileHandler(run_dir / "pipeline.log", encoding="utf-8")
+    info = ctx.env.dist
+    if info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
+    barrier(info)
+    handler: logging.Handler = (logging.FileHandler(run_dir / "pipeline.log", encoding="utf-8") if info.is_main
+                                else logging.NullHandler())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("agcl")
     root.addHandler(handler)
@@ -175,7 +188,7 @@ def run_pipeline(cfg: PipelineConfig, run_dir: Path, *, only: list[str] | None =
                         "AGCL degrades to AGL-like behaviour (seeds from probabilities only).")
             log.warning("=" * 72)
         t0 = time.perf_counter()
-        summaries = execute(run_dir, build_stages(ctx), only=only)
+        summaries = execute(run_dir, build_stages(ctx), only=only, dist=info)
         log.info("pipeline finished in %.1f s (this invocation)", time.perf_counter() - t0)
         return summaries
     finally:

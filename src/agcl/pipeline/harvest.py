@@ -16,7 +16,6 @@ diagnostics.csv; see docs/pipeline.md.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -80,7 +79,7 @@ def run_seeds(ctx: RunContext, sdir: Path, curriculum_dir: Path, previous: Path 
 def run_seeds_agl(ctx: RunContext, sdir: Path, bsl_ckpt: Path) -> dict:
     """AGL seeds: baseline probabilities and CAMs only (no curriculum, no severity)."""
     from agcl.models import build_model
-    from agcl.pipeline.inference import predict
+    from agcl.pipeline.inference import score_images
     from agcl.train.checkpoint import load_checkpoint
 
     state = load_checkpoint(bsl_ckpt, expect_kind=("multilabel",))
@@ -88,9 +87,11 @@ def run_seeds_agl(ctx: RunContext, sdir: Path, bsl_ckpt: Path) -> dict:
     model.load_state_dict(state["model"])
     rule = SeedRule(ctx.cfg.seeds.rule, ctx.cfg.seeds.target, ctx.cfg.seeds.agl_min_t)
     val, train = ctx.split("val"), ctx.split("train")
-    _, vprobs, _ = predict(ctx, model, val, with_cams=False)
+    _, vprobs, _ = score_images(ctx, model, val, with_cams=False)
     pos_rows = train[train[list(LABELS)].sum(axis=1) > 0].sort_values("image_id")
-    ids, probs, cams = predict(ctx, model, pos_rows)
+    ids, probs, cams = score_images(ctx, model, pos_rows)
+    if not ctx.env.dist.is_main:  # every rank scored its share of the batches; rank 0 selects and writes
+        return {}
     provenance: dict = {"round": 0, "source": "bsl", "rule": rule.__dict__, "labels": {}}
     frames, cams_by_label = [], {}
     nf = val["no_finding"].to_numpy() == 1
@@ -148,7 +149,3 @@ def _finish(ctx: RunContext, sdir: Path, seeds: pd.DataFrame, maps: np.ndarray, 
     log.info("seeds: %d in total (%s)", len(seeds),
              ", ".join(f"{k}={v}" for k, v in summary["per_label"].items() if v))
     return summary
-
-
-def read_summary(sdir: Path) -> dict:
-    return json.loads((sdir / "DONE").read_text(encoding="utf-8"))

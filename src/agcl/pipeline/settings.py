@@ -1,6 +1,6 @@
 """Config sections of the whole AGCL pipeline (``agcl run`` / ``agcl demo``).
 
-:class:`PipelineConfig` extends H5a's :class:`agcl.config.TrainConfig` (``data``, ``model``, ``optim``,
+:class:`PipelineConfig` extends :class:`agcl.config.TrainConfig` (``data``, ``model``, ``optim``,
 ``runtime`` are shared by every training stage) with the sections below; YAML, ``--set`` overrides and
 "did you mean" errors come from :mod:`agcl.config.loader` unchanged.
 """
@@ -61,6 +61,8 @@ class CurriculumConfig:
         lr: learning rate of the binary networks (0 = ``optim.lr``).
         batch_size: 0 = ``data.batch_size``.
         seed: seed of the negative sampling and subsampling.
+        distribute: under torchrun, ``ddp`` trains each network with every rank, ``labels`` deals the
+            diseases to the ranks (each trains its own as one process); docs/pipeline.md.
     """
 
     schedule: Literal["epochs", "convergence"] = "epochs"
@@ -73,6 +75,7 @@ class CurriculumConfig:
     lr: float = 0.0
     batch_size: int = 0
     seed: int = 0
+    distribute: Literal["ddp", "labels"] = "ddp"
 
     def __post_init__(self) -> None:
         if self.epochs_per_stage < 1 or self.max_epochs_per_stage < 1 or self.patience < 1:
@@ -133,7 +136,7 @@ class RefineConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Test-split evaluation (Tables 1 and 2, ARCHITECTURE §3)."""
+    """Test-split evaluation (Tables 1 and 2; docs/evaluation.md)."""
 
     box_method: Literal["wang2017", "cam20"] = "wang2017"
     iobb: float = 0.25

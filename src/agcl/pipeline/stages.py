@@ -3,6 +3,11 @@
 A stage writes its artifacts (each atomically) into ``RUN/stage_<name>/`` and writes ``DONE`` last. On
 re-run, a stage whose directory holds ``DONE`` is skipped; a stage without it is re-entered and resumes
 from whatever epoch checkpoints it left (training stages) or recomputes its outputs (pure stages).
+
+Under torchrun every rank walks the same DAG (:func:`run_unit`): a *collective* stage (training,
+inference) runs on every rank and rank 0 alone writes its outputs; any other stage runs on rank 0 while
+the others wait at a barrier. Rank 0 writes ``DONE`` once every rank has finished the stage, so resume
+after a kill reads the same markers as in one process (docs/pipeline.md, "Under torchrun").
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 
 from agcl.errors import ConfigError
 from agcl.io import write_json_atomic
+from agcl.train.distributed import DistInfo, barrier
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +35,14 @@ class Stage:
         name: directory suffix (``RUN/stage_<name>``); ``eval`` maps to ``RUN/eval``.
         deps: names of the stages whose outputs this one reads.
         run: ``run(stage_dir) -> dict`` does the work and returns a small summary stored in DONE.
+        collective: under torchrun every rank calls ``run`` (it trains or infers with all of them);
+            otherwise rank 0 alone does.
     """
 
     name: str
     deps: tuple[str, ...] = ()
     run: Callable[[Path], dict] | None = field(default=None, compare=False)
+    collective: bool = False
 
 
 def stage_dir(run_dir: Path, name: str) -> Path:
@@ -81,19 +90,35 @@ def topological(stages: Sequence[Stage]) -> list[Stage]:
     return order
 
 
-def pending_stages(run_dir: Path, stages: Sequence[Stage]) -> list[str]:
-    """Names of the stages (in run order) that still lack their DONE marker."""
-    return [s.name for s in topological(stages) if not is_done(stage_dir(run_dir, s.name))]
+def run_unit(path: Path, work: Callable[[], dict], dist: DistInfo, *, collective: bool) -> dict:
+    """Do one unit of work whose outputs go to ``path`` (a stage, or one disease of a curriculum stage),
+    then mark it DONE; returns its summary (rank 0's, on every rank).
+
+    One process: ``work()``, then DONE. Under torchrun: every rank calls ``work`` when ``collective``
+    (rank 0 alone writes inside it), else rank 0 alone; rank 0 writes DONE after every rank is through.
+    """
+    if dist.is_main:
+        path.mkdir(parents=True, exist_ok=True)
+    barrier(dist)
+    summary = work() if collective or dist.is_main else {}
+    barrier(dist)  # every rank's part is over (and rank 0's files are written) before DONE
+    if dist.is_main:
+        mark_done(path, summary)
+    barrier(dist)
+    return summary if dist.is_main else read_done(path)
 
 
-def execute(run_dir: Path, stages: Sequence[Stage], *, only: Sequence[str] | None = None) -> dict[str, dict]:
+def execute(run_dir: Path, stages: Sequence[Stage], *, only: Sequence[str] | None = None,
+            dist: DistInfo | None = None) -> dict[str, dict]:
     """Run every stage without DONE, in dependency order; return each stage's summary.
 
     Args:
         run_dir: the run directory.
         stages: the DAG.
         only: if given, stop after these stages (and their dependencies) are done.
+        dist: this process under torchrun (default: a single process); see :func:`run_unit`.
     """
+    dist = dist or DistInfo()
     order = topological(stages)
     if only:
         needed = _closure(order, only)
@@ -109,10 +134,8 @@ def execute(run_dir: Path, stages: Sequence[Stage], *, only: Sequence[str] | Non
             if not is_done(stage_dir(run_dir, d)):  # pragma: no cover - guarded by the order
                 raise RuntimeError(f"stage {s.name} started before {d} finished")
         log.info("stage %s [%d/%d]: running", s.name, i, len(order))
-        sdir.mkdir(parents=True, exist_ok=True)
-        summary = s.run(sdir) if s.run is not None else {}
-        mark_done(sdir, summary)
-        summaries[s.name] = summary
+        summaries[s.name] = run_unit(sdir, lambda s=s, sdir=sdir: s.run(sdir) if s.run is not None else {}, dist,
+                                     collective=s.collective)
     return summaries
 
 
