@@ -5,15 +5,18 @@ byte-identical predictions, CAMs and boxes; ``curriculum.distribute=labels`` tra
 as one process, so its outputs are byte-identical too. Within a tolerance where DDP changes the batch
 composition: with half the per-rank batch (same global batch, same images per step), BatchNorm
 normalises over each rank's half, so the DDP-trained networks (bsl, agl, agcl_1) differ slightly.
+A torchrun run killed with SIGKILL and started again ends with the same files as an uninterrupted one.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,13 +36,25 @@ AUC_TOLERANCE = 0.1
 EXACT_CURRICULUM = ("val_scores.csv", "train_scores.csv", "train_cams.npy")
 
 
-def _torchrun(args: list[str], launcher: list[str], tmp: Path) -> subprocess.CompletedProcess:
+def _torchrun(args: list[str], launcher: list[str], tmp: Path, kill_when: Path | None = None):
+    """Run ``agcl`` under torchrun with 2 processes; with ``kill_when``, SIGKILL the whole process group
+    as soon as that file appears (and return None)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(key, None)
     cmd = [sys.executable, "-m", "torch.distributed.run", *launcher, "--nproc_per_node", "2",
            "-m", "agcl.cli", *args]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp)
+    if kill_when is None:
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp)
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and not kill_when.exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert proc.poll() is None and kill_when.exists(), f"kill point {kill_when} never reached"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return None
 
 
 def _cli_args(run: Path, sets: list[str], *extra: str) -> list[str]:
@@ -49,10 +64,12 @@ def _cli_args(run: Path, sets: list[str], *extra: str) -> list[str]:
     return out
 
 
-def _free_port() -> int:
+def _c10d() -> list[str]:
+    """The multi-node launcher flags, with one node: a c10d rendezvous on a free localhost port."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port = s.getsockname()[1]
+    return ["--nnodes", "1", "--rdzv-backend", "c10d", "--rdzv-endpoint", f"localhost:{port}"]
 
 
 @pytest.mark.slow
@@ -87,15 +104,18 @@ def test_two_gloo_ranks_run_every_stage_and_match_one_process(tmp_path):
         assert list(pa["image_id"]) == list(pb["image_id"]) and pa.shape == pb.shape
 
     # 2. exact parts: the single-process BSL reused, diseases dealt to the ranks, multi-node style
-    #    c10d rendezvous on localhost (--nnodes 1): curriculum and BSL-based seeds byte-identical
+    #    c10d rendezvous on localhost (--nnodes 1), SIGKILLed once the first disease is done and started
+    #    again: curriculum and BSL-based seeds byte-identical to the single-process run
     dealt = tmp_path / "dealt"
     dealt.mkdir()
     shutil.copytree(one / "stage_bsl", dealt / "stage_bsl")
     sets = [*base, "data.batch_size=16", "curriculum.distribute=labels"]
     shutil.copy(one / "config.yaml", dealt / "config.yaml")
-    proc = _torchrun(_cli_args(dealt, sets, "--only", "seeds_r1", "--only", "seeds_agl"),
-                     ["--nnodes", "1", "--rdzv-backend", "c10d", "--rdzv-endpoint", f"localhost:{_free_port()}"],
-                     tmp_path)
+    args = _cli_args(dealt, sets, "--only", "seeds_r1", "--only", "seeds_agl")
+    first = dealt / "stage_curriculum_r1" / synthetic.CLASSES[0] / "DONE"
+    _torchrun(args, _c10d(), tmp_path, kill_when=first)
+    assert not (dealt / "stage_curriculum_r1" / "DONE").exists()
+    proc = _torchrun(args, _c10d(), tmp_path)
     assert proc.returncode == 0, proc.stderr[-4000:]
     for label in synthetic.CLASSES:
         for f in EXACT_CURRICULUM:

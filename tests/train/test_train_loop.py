@@ -11,7 +11,7 @@ from toy_training import ToyDataset, toy_loss, toy_model
 from agcl.config import OptimConfig, RuntimeConfig
 from agcl.errors import AgclError
 from agcl.train.checkpoint import load_checkpoint
-from agcl.train.loop import FitOptions, fit
+from agcl.train.loop import FitOptions, finished_checkpoint, fit, fit_or_load
 
 RT = RuntimeConfig(device="cpu", amp="none", seed=5, log_every=1, progress=False)
 OPT = OptimConfig(lr=0.5, max_epochs=3, patience=100)
@@ -199,3 +199,21 @@ def test_cuda_amp_channels_last_paths(amp: str, tmp_path) -> None:
     assert res.history[-1]["train/loss"] < res.history[0]["train/loss"]
     saved = load_checkpoint(tmp_path / "stage" / "checkpoint.pt")
     assert all(not v.is_cuda for v in saved["model"].values())  # loaded onto the CPU by default
+
+
+def test_fit_or_load_loads_a_finished_stage_instead_of_training(tmp_path) -> None:
+    trained = toy_model(0)
+    first = _fit(trained, tmp_path)
+    assert finished_checkpoint(tmp_path / "stage") == tmp_path / "stage" / "checkpoint.pt"
+
+    def never(out, b):
+        raise AssertionError("a finished stage must not train again")
+
+    fresh = toy_model(1)
+    opts = FitOptions(stage="toy", optim=OPT, runtime=RT, batch_size=8, stage_dir=tmp_path / "stage",
+                      run_dir=tmp_path, tensorboard=False)
+    res = fit_or_load(fresh, never, ToyDataset(32, 1), ToyDataset(16, 2), opts)
+    assert _same(fresh.state_dict(), trained.state_dict())
+    assert (res.best_epoch, res.epochs_run, res.history) == (first.best_epoch, first.epochs_run, first.history)
+    (tmp_path / "stage" / "last.pt").write_bytes(b"")  # a later attempt was interrupted: not finished
+    assert finished_checkpoint(tmp_path / "stage") is None

@@ -10,9 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
+
+#: How long a rank waits in a collective. Generous: under ``agcl run`` the other ranks wait at a barrier
+#: while rank 0 alone runs a stage (preparing the cache, evaluation), which can take many minutes.
+COLLECTIVE_TIMEOUT = timedelta(hours=3)
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ def init_distributed(device_type: str) -> DistInfo:
         backend = "nccl" if device_type == "cuda" else "gloo"
         if device_type == "cuda":
             torch.cuda.set_device(info.local_rank)
-        dist.init_process_group(backend=backend, init_method="env://")
+        dist.init_process_group(backend=backend, init_method="env://", timeout=COLLECTIVE_TIMEOUT)
     return info
 
 
