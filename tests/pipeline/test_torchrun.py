@@ -31,8 +31,11 @@ from . import synthetic
 pytestmark = pytest.mark.filterwarnings("ignore:AUC undefined")
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-#: |AUC(DDP) - AUC(one process)| per class; measured max on this data: see docs/pipeline.md.
-AUC_TOLERANCE = 0.1
+#: Tolerances of the DDP-trained networks against one process (measured: 8.5e-4 and 0.089). Test
+#: probabilities are compared directly; the AUC of this 18-image test split moves by 1/(n_pos·n_neg) ≥ 0.017
+#: for every pair of near-tied scores that swaps, so it gets a looser bound.
+PROB_TOLERANCE = 5e-3
+AUC_TOLERANCE = 0.15
 EXACT_CURRICULUM = ("val_scores.csv", "train_scores.csv", "train_cams.npy")
 
 
@@ -99,9 +102,11 @@ def test_two_gloo_ranks_run_every_stage_and_match_one_process(tmp_path):
     diff = np.abs(a["auc"].to_numpy() - b["auc"].to_numpy())
     assert diff.max() <= AUC_TOLERANCE, a.assign(ddp=b["auc"].to_numpy())
     for name in ("bsl", "agl", "agcl_1"):
-        pa = pd.read_csv(one / f"stage_{name}" / "predictions.csv")
-        pb = pd.read_csv(ddp / f"stage_{name}" / "predictions.csv")
-        assert list(pa["image_id"]) == list(pb["image_id"]) and pa.shape == pb.shape
+        pa = pd.read_csv(one / f"stage_{name}" / "predictions.csv", dtype={"image_id": str})
+        pb = pd.read_csv(ddp / f"stage_{name}" / "predictions.csv", dtype={"image_id": str})
+        assert list(pa["image_id"]) == list(pb["image_id"]) and list(pa.columns) == list(pb.columns)
+        gap = np.abs(pa.drop(columns="image_id").to_numpy() - pb.drop(columns="image_id").to_numpy()).max()
+        assert gap <= PROB_TOLERANCE, (name, gap)
 
     # 2. exact parts: the single-process BSL reused, diseases dealt to the ranks, multi-node style
     #    c10d rendezvous on localhost (--nnodes 1), SIGKILLed once the first disease is done and started
