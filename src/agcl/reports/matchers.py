@@ -28,8 +28,10 @@ SENTENCE_PUNCT = [".", "!", "?", "\n\n"]
 class Mention:
     """One finding mention: token span ``[start, end)`` in the doc.
 
-    ``kind`` is ``finding`` (a disease term or an enlarged-heart statement), ``normal`` (a normal-heart
-    statement: a negative Cardiomegaly mention) or ``borderline`` (borderline/prominent heart: uncertain).
+    ``kind`` is ``finding`` (a disease term or an enlarged-heart statement), ``hedged`` (a term that names
+    the finding only as a possibility, such as "infection" for Pneumonia: at most uncertain), ``normal`` (a
+    normal-heart statement: a negative Cardiomegaly mention) or ``borderline`` (borderline/prominent heart:
+    uncertain).
     ``anchor`` is the token whose position decides which context cues reach the mention.
     """
 
@@ -42,7 +44,11 @@ class Mention:
 
 @dataclass(frozen=True)
 class Cue:
-    """A context trigger: ``kind`` is ``negation`` or ``uncertainty``; scope direction flags."""
+    """A context trigger: ``kind`` is ``negation`` or ``uncertainty``; scope direction flags.
+
+    ``lists`` marks a cue that opens a list of alternatives ("differential diagnosis includes"): its
+    forward scope runs through commas.
+    """
 
     start: int
     end: int
@@ -50,6 +56,7 @@ class Cue:
     forward: bool
     backward: bool
     text: str = ""
+    lists: bool = False
 
 
 def build_nlp() -> Language:
@@ -92,12 +99,14 @@ class RuleMatchers:
     def __init__(self, nlp: Language, lexicon: Lexicon) -> None:
         self.lexicon = lexicon
         vocab = nlp.vocab
-        self.terms = PhraseMatcher(vocab, attr="LOWER")
+        self.terms = PhraseMatcher(vocab, attr="LOWER")  # keys: "Label" or "Label|hedged"
         self.patterns = Matcher(vocab)
         self.exclude = Matcher(vocab)
         for label, spec in lexicon.labels.items():
             if spec.get("terms"):
                 self.terms.add(label, [nlp.make_doc(t) for t in spec["terms"]])
+            if spec.get("hedged"):
+                self.terms.add(f"{label}|hedged", [nlp.make_doc(t) for t in spec["hedged"]])
             if spec.get("patterns"):
                 self.patterns.add(label, [_expand(p, lexicon) for p in spec["patterns"]])
             if spec.get("exclude"):
@@ -178,7 +187,8 @@ class RuleMatchers:
         if _open(self.pattern_gate, words):
             matches += self.patterns(doc)
         for match_id, start, end in matches:
-            by_key.setdefault((self._strings[match_id], "finding"), []).append((start, end, start))
+            label, _, kind = self._strings[match_id].partition("|")
+            by_key.setdefault((label, kind or "finding"), []).append((start, end, start))
         self._heart_mentions(view, by_key)
         excluded: dict[str, list[tuple[int, int]]] = {}
         exclusions = self.exclude(doc) if _open(self.exclude_gate, words) else []
@@ -198,21 +208,29 @@ class RuleMatchers:
         return out
 
     # ------------------------------------------------------------------ cues
-    def cues_of(self, doc: Doc) -> list[Cue]:
-        """Negation/uncertainty triggers; longest phrase wins and pseudo-triggers are dropped."""
+    def cues_of(self, doc: Doc) -> tuple[list[Cue], list[Cue]]:
+        """``(triggers, pseudo-triggers)``: negation/uncertainty cues after the longest phrase won.
+
+        Pseudo-triggers ("no change in") fire nothing; they are returned so that later rules can see
+        that a list follows one ("No change in pneumothorax or pleural fluid" offers no alternatives).
+        """
         dirs: dict[tuple[int, int], dict[str, set[str]]] = {}
         for match_id, start, end in self.cues(doc):
             kind, direction = self._strings[match_id].split(":")
             dirs.setdefault((start, end), {}).setdefault(kind, set()).add(direction)
         out: list[Cue] = []
+        pseudo: list[Cue] = []
         for start, end in longest(dirs):
             kinds = dirs[(start, end)]
             if "pseudo" in kinds:
+                pseudo.append(Cue(start, end, "pseudo", True, False))
                 continue
             kind = "uncertainty" if "uncertainty" in kinds else "negation"
             d = kinds[kind]
-            out.append(Cue(start, end, kind, "pre" in d, "post" in d, doc[start:end].text.lower()))
-        return out
+            text = doc[start:end].text.lower()
+            out.append(Cue(start, end, kind, "pre" in d, "post" in d, text,
+                           " ".join(text.split()) in self.lexicon.list_cues))
+        return out, pseudo
 
     def boundary_tokens(self, doc: Doc) -> set[int]:
         """Token indices that end a clause (and so every trigger's scope)."""

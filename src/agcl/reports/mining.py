@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable
 
 import pandas as pd
 
-from agcl.reports.context import POSITIVE, ClauseMap, mention_status, resolve_cues
+from agcl.reports.alternatives import AlternativeReader
+from agcl.reports.context import POSITIVE, UNCERTAIN, ClauseMap, mention_status, resolve_cues
 from agcl.reports.lexicon import Lexicon, load_lexicon
 from agcl.reports.matchers import RuleMatchers, TokenView, build_nlp
 from agcl.reports.severity import SeverityReader
@@ -42,6 +43,7 @@ class ReportMiner:
         self.nlp = build_nlp()
         self.rules = RuleMatchers(self.nlp, self.lexicon)
         self.severity = SeverityReader(self.lexicon)
+        self.alternatives = AlternativeReader(self.lexicon)
 
     def mine(
         self,
@@ -64,7 +66,7 @@ class ReportMiner:
         mentions = self.rules.mentions(view)
         if not mentions:
             return []
-        cues = self.rules.cues_of(doc)
+        cues, pseudo = self.rules.cues_of(doc)
         clauses = ClauseMap(view, self.rules.boundary_tokens(doc), self.lexicon.list_conjunctions)
         if self.lexicon.negated_evidence:
             texts = [" ".join(view.lower[c.start:c.end]) for c in cues]
@@ -73,6 +75,10 @@ class ReportMiner:
         sentences: dict[int, str] = {}
         for m in mentions:
             status, cue = mention_status(m, cues, clauses)
+            if status == POSITIVE:
+                alt = self.alternatives.cue(view, m, clauses, pseudo)
+                if alt is not None:
+                    status, cue = UNCERTAIN, alt
             level, sev_i = ("none", None)
             if status == POSITIVE:
                 level, sev_i = self.severity.severity(view, m)
