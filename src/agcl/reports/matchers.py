@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import spacy
-from spacy.attrs import LOWER, SENT_START
+from spacy.attrs import IDX, LENGTH, LOWER, SENT_START
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
@@ -78,12 +78,17 @@ def _expand(pattern: list[dict[str, Any]], lexicon: Lexicon) -> list[dict[str, A
 class TokenView:
     """Lower-case token texts and sentence bounds of one doc, computed once (``doc[i]`` is slow)."""
 
-    __slots__ = ("doc", "lower", "sent_lo", "sent_hi")
+    __slots__ = ("doc", "lower", "sent_lo", "sent_hi", "_begin", "_end", "_text")
 
-    def __init__(self, doc: Doc) -> None:
+    def __init__(self, doc: Doc, text: str | None = None) -> None:
+        """``text``: the string the doc was made from, when known (``doc.text`` rebuilds it token by token)."""
         self.doc = doc
         strings = doc.vocab.strings
-        self.lower: list[str] = [strings[h] for h in doc.to_array(LOWER).tolist()]
+        arr = doc.to_array([LOWER, IDX, LENGTH]).tolist()
+        self.lower: list[str] = [strings[h] for h, _, _ in arr]
+        self._begin: list[int] = [b for _, b, _ in arr]
+        self._end: list[int] = [b + n for _, b, n in arr]
+        self._text = text
         n = len(self.lower)
         starts = [i for i, s in enumerate(doc.to_array(SENT_START).tolist()) if s == 1 or i == 0] if n else []
         self.sent_lo: list[int] = [0] * n
@@ -91,6 +96,16 @@ class TokenView:
         for lo, hi in zip(starts, [*starts[1:], n][: len(starts)], strict=True):
             self.sent_lo[lo:hi] = [lo] * (hi - lo)
             self.sent_hi[lo:hi] = [hi] * (hi - lo)
+
+    def chars(self, start: int, end: int) -> tuple[int, int]:
+        """Character offsets of the token span ``[start, end)`` (like ``doc[start:end].start_char/end_char``)."""
+        return self._begin[start], self._end[end - 1]
+
+    def text(self, start: int, end: int) -> str:
+        """Text of the token span ``[start, end)``, as ``doc[start:end].text`` but without building a Span."""
+        if self._text is None:
+            self._text = self.doc.text
+        return self._text[self._begin[start]:self._end[end - 1]]
 
 
 class RuleMatchers:
@@ -208,14 +223,14 @@ class RuleMatchers:
         return out
 
     # ------------------------------------------------------------------ cues
-    def cues_of(self, doc: Doc) -> tuple[list[Cue], list[Cue]]:
+    def cues_of(self, view: TokenView) -> tuple[list[Cue], list[Cue]]:
         """``(triggers, pseudo-triggers)``: negation/uncertainty cues after the longest phrase won.
 
         Pseudo-triggers ("no change in") fire nothing; they are returned so that later rules can see
         that a list follows one ("No change in pneumothorax or pleural fluid" offers no alternatives).
         """
         dirs: dict[tuple[int, int], dict[str, set[str]]] = {}
-        for match_id, start, end in self.cues(doc):
+        for match_id, start, end in self.cues(view.doc):
             kind, direction = self._strings[match_id].split(":")
             dirs.setdefault((start, end), {}).setdefault(kind, set()).add(direction)
         out: list[Cue] = []
@@ -227,9 +242,9 @@ class RuleMatchers:
                 continue
             kind = "uncertainty" if "uncertainty" in kinds else "negation"
             d = kinds[kind]
-            text = doc[start:end].text.lower()
+            text = view.text(start, end).lower()
             out.append(Cue(start, end, kind, "pre" in d, "post" in d, text,
-                           " ".join(text.split()) in self.lexicon.list_cues))
+                           " ".join(view.lower[start:end]) in self.lexicon.list_cues))
         return out, pseudo
 
     def boundary_tokens(self, doc: Doc) -> set[int]:
