@@ -66,6 +66,20 @@ def test_score_counts_status_and_severity() -> None:
     assert (s["true_positives"], s["precision"], s["recall"]) == (2, 2 / 3, 2 / 3)
     assert (s["severity_pairs"], s["severity_correct"]) == (1, 0)
     assert len(disagreements(_table(), gold)) == 2
+    # pairs: all three shared; r2 Effusion is positive in gold and uncertain in the table
+    assert s["pair_f1"] == 1.0
+    assert s["f1_negative"] == 1.0
+    assert s["f1_positive"] == pytest.approx(2 * 1 / (2 + 1))   # gold 2 positives, predicted 1, both right
+    assert s["f1_uncertain"] == 0.0
+    assert s["status_macro_f1"] == pytest.approx((1.0 + 2 / 3 + 0.0) / 3)
+
+
+def test_score_pair_f1_counts_missing_and_extra_pairs() -> None:
+    gold = pd.DataFrame({"report_id": ["r1", "r1"], "label": ["Effusion", "Nodule"],
+                         "status": ["positive", "uncertain"], "severity": ["mild", "none"]})
+    s = score(_table(), gold)   # the table adds r1 Cardiomegaly, misses r1 Nodule
+    assert s["pair_f1"] == pytest.approx(2 * 1 / (2 + 2))
+    assert s["f1_uncertain"] == 0.0 and s["f1_positive"] == 1.0
 
 
 def test_import_severity_accepts_nih_style_headers(tmp_path: Path) -> None:

@@ -10,10 +10,14 @@ Rules, in order (docs/mining.md has the conflict table):
    backward; a cue overlapping the mention ("heart is not enlarged") always reaches it. A post-cue
    right after "but" reaches back across it ("infiltrate is less likely but not excluded");
    "versus" reaches back over one noun phrase only (not across "and"/"with").
+   A cue that opens a list of alternatives ("differential diagnosis includes") reaches forward
+   through commas: "Differential diagnosis includes atelectasis, infiltrate, edema".
 3. The nearest reaching cue decides; at equal distance uncertainty beats negation.
 4. An evidence verb inside a negation's scope ("no opacity to suggest pneumonia") passes the
    negation on instead of making the finding uncertain.
 5. Normal-heart statements are negative and borderline-heart statements uncertain, whatever the cues.
+6. A hedged term ("infection" for Pneumonia) is at most uncertain: positive becomes uncertain.
+7. A positive mention offered as one of alternatives is uncertain (:mod:`agcl.reports.alternatives`).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class ClauseMap:
         sent_id = view.sent_lo
         for i in boundaries:
             blocked[i] = 1
+        self._hard = [0, *accumulate(blocked)]
         # a comma blocks unless a list conjunction follows it before the clause ends
         conj_ahead = False
         for i in range(n - 1, -1, -1):
@@ -57,12 +62,16 @@ class ClauseMap:
         """True when a token in ``[lo, hi)`` is one of ``words``."""
         return any(w in words for w in self.lower[lo:hi])
 
-    def reachable(self, i: int, j: int) -> bool:
-        """True when tokens strictly between ``i`` and ``j`` hold no boundary and both share a sentence."""
+    def reachable(self, i: int, j: int, *, through_commas: bool = False) -> bool:
+        """True when tokens strictly between ``i`` and ``j`` hold no boundary and both share a sentence.
+
+        ``through_commas``: commas do not count as boundaries (list cues, rule 2).
+        """
         lo, hi = (i, j) if i <= j else (j, i)
         if self.sent_id[lo] != self.sent_id[hi]:
             return False
-        return self._prefix[hi] - self._prefix[lo + 1] == 0 if hi > lo + 1 else True
+        prefix = self._hard if through_commas else self._prefix
+        return prefix[hi] - prefix[lo + 1] == 0 if hi > lo + 1 else True
 
 
 def resolve_cues(cues: list[Cue], texts: list[str], clauses: ClauseMap, evidence: frozenset[str]) -> list[Cue]:
@@ -90,7 +99,8 @@ def mention_status(mention: Mention, cues: list[Cue], clauses: ClauseMap) -> tup
     for cue in cues:
         if cue.start < mention.end and mention.start < cue.end:
             dist = 0  # the cue sits inside the mention ("heart is not enlarged")
-        elif cue.forward and cue.end <= mention.anchor and clauses.reachable(cue.end - 1, mention.anchor):
+        elif (cue.forward and cue.end <= mention.anchor
+              and clauses.reachable(cue.end - 1, mention.anchor, through_commas=cue.lists)):
             dist = mention.anchor - cue.end + 1
         elif (cue.backward and cue.start >= mention.end
               and clauses.reachable(mention.end - 1, _skip_but(cue, clauses))
@@ -102,7 +112,7 @@ def mention_status(mention: Mention, cues: list[Cue], clauses: ClauseMap) -> tup
         if best is None or (dist, rank) < (best[0], best[1]):
             best = (dist, rank, cue)
     if best is None:
-        return POSITIVE, None
+        return (UNCERTAIN if mention.kind == "hedged" else POSITIVE), None
     cue = best[2]
     return (UNCERTAIN if cue.kind == "uncertainty" else NEGATIVE), cue
 

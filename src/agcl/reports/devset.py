@@ -1,7 +1,10 @@
 """Scoring a severity table against hand-annotated gold (``report_id, label, status, severity``).
 
 Status is scored as set precision/recall/F1 of (report, label, status) triples, so a wrong status
-counts once as a false positive and once as a false negative. Severity accuracy is measured over the
+counts once as a false positive and once as a false negative. Pair F1 scores the (report, label)
+pairs whatever their status (was the label mentioned at all). Per-status F1 treats each status as a
+class over the union of gold and predicted pairs (a pair missing on one side is class ``absent``);
+the status macro-F1 averages positive, negative and uncertain. Severity accuracy is measured over the
 (report, label) pairs that both gold and prediction call positive.
 """
 
@@ -10,10 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from sklearn.metrics import f1_score
 
 from agcl.errors import InputError
 
 GOLD_COLUMNS = ["report_id", "label", "status", "severity"]
+STATUSES = ("positive", "negative", "uncertain")
 
 
 def load_gold(path: str | Path) -> pd.DataFrame:
@@ -50,9 +55,17 @@ def score(table: pd.DataFrame, gold: pd.DataFrame) -> dict[str, float | int]:
     f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
     both = [k for k, v in g.items() if v[0] == "positive" and p.get(k, ("",))[0] == "positive"]
     correct = sum(g[k][1] == p[k][1] for k in both)
+    pairs = sorted(set(g) | set(p))
+    y_gold = [g.get(k, ("absent",))[0] for k in pairs]
+    y_pred = [p.get(k, ("absent",))[0] for k in pairs]
+    per_status = f1_score(y_gold, y_pred, labels=list(STATUSES), average=None, zero_division=0.0)
+    shared = len(set(g) & set(p))
     return {
         "reports": len(ids), "gold_rows": len(gs), "predicted_rows": len(ps), "true_positives": tp,
         "precision": precision, "recall": recall, "f1": f1,
+        "pair_f1": 2 * shared / (len(g) + len(p)) if g or p else float("nan"),
+        **{f"f1_{name}": float(v) for name, v in zip(STATUSES, per_status, strict=True)},
+        "status_macro_f1": float(per_status.mean()),
         "severity_pairs": len(both), "severity_correct": correct,
         "severity_accuracy": correct / len(both) if both else float("nan"),
     }

@@ -1,8 +1,9 @@
 """spaCy rule machinery for report mining: the blank pipeline, finding matchers and context cues.
 
 Everything here is rule-based (AGCL §2.2 mined severity with a per-sentence dependency graph; we use
-token rules instead so that no parser model is needed): ``spacy.blank("en")`` tokenizer, the
-rule-based ``sentencizer`` and ``Matcher``/``PhraseMatcher`` built from the versioned lexicon.
+token rules instead so that no parser model is needed): ``spacy.blank("en")`` tokenizer, sentence
+bounds by the rule of spaCy's ``sentencizer`` (:func:`sentence_starts`) and ``Matcher``/``PhraseMatcher``
+built from the versioned lexicon.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import spacy
-from spacy.attrs import LOWER, SENT_START
+from spacy.attrs import IDX, IS_PUNCT, LENGTH, LOWER
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
@@ -21,15 +22,17 @@ from spacy.tokens import Doc
 from agcl.reports.lexicon import Lexicon
 
 #: Sentence-ending characters; "\n\n" is the blank line that separates report sections.
-SENTENCE_PUNCT = [".", "!", "?", "\n\n"]
+SENTENCE_PUNCT = frozenset([".", "!", "?", "\n\n"])
 
 
 @dataclass(frozen=True)
 class Mention:
     """One finding mention: token span ``[start, end)`` in the doc.
 
-    ``kind`` is ``finding`` (a disease term or an enlarged-heart statement), ``normal`` (a normal-heart
-    statement: a negative Cardiomegaly mention) or ``borderline`` (borderline/prominent heart: uncertain).
+    ``kind`` is ``finding`` (a disease term or an enlarged-heart statement), ``hedged`` (a term that names
+    the finding only as a possibility, such as "infection" for Pneumonia: at most uncertain), ``normal`` (a
+    normal-heart statement: a negative Cardiomegaly mention) or ``borderline`` (borderline/prominent heart:
+    uncertain).
     ``anchor`` is the token whose position decides which context cues reach the mention.
     """
 
@@ -42,7 +45,11 @@ class Mention:
 
 @dataclass(frozen=True)
 class Cue:
-    """A context trigger: ``kind`` is ``negation`` or ``uncertainty``; scope direction flags."""
+    """A context trigger: ``kind`` is ``negation`` or ``uncertainty``; scope direction flags.
+
+    ``lists`` marks a cue that opens a list of alternatives ("differential diagnosis includes"): its
+    forward scope runs through commas.
+    """
 
     start: int
     end: int
@@ -50,13 +57,36 @@ class Cue:
     forward: bool
     backward: bool
     text: str = ""
+    lists: bool = False
 
 
 def build_nlp() -> Language:
-    """The minimal pipeline: blank English tokenizer + rule-based sentencizer (no parser, no model)."""
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer", config={"punct_chars": SENTENCE_PUNCT})
-    return nlp
+    """The minimal pipeline: the blank English tokenizer (no parser, no model).
+
+    Sentences are split by :class:`TokenView` with the sentencizer's rule on token arrays, which costs
+    far less than the ``sentencizer`` component's per-token loop.
+    """
+    return spacy.blank("en")
+
+
+def sentence_starts(texts: list[str], is_punct: list[bool]) -> list[int]:
+    """Token indices that start a sentence, by the rule of spaCy's ``sentencizer``.
+
+    After a token in :data:`SENTENCE_PUNCT`, the next token that is neither punctuation nor a sentence
+    end starts a new sentence (so the closing quote of ``."`` stays with its sentence).
+    """
+    if not texts:
+        return []
+    starts = [0]
+    seen_end = False
+    for i, (text, punct) in enumerate(zip(texts, is_punct, strict=True)):
+        is_end = text in SENTENCE_PUNCT
+        if seen_end and not punct and not is_end:
+            starts.append(i)
+            seen_end = False
+        elif is_end:
+            seen_end = True
+    return starts
 
 
 def _expand(pattern: list[dict[str, Any]], lexicon: Lexicon) -> list[dict[str, Any]]:
@@ -71,19 +101,34 @@ def _expand(pattern: list[dict[str, Any]], lexicon: Lexicon) -> list[dict[str, A
 class TokenView:
     """Lower-case token texts and sentence bounds of one doc, computed once (``doc[i]`` is slow)."""
 
-    __slots__ = ("doc", "lower", "sent_lo", "sent_hi")
+    __slots__ = ("doc", "lower", "sent_lo", "sent_hi", "_begin", "_end", "_text")
 
-    def __init__(self, doc: Doc) -> None:
+    def __init__(self, doc: Doc, text: str | None = None) -> None:
+        """``text``: the string the doc was made from, when known (``doc.text`` rebuilds it token by token)."""
         self.doc = doc
         strings = doc.vocab.strings
-        self.lower: list[str] = [strings[h] for h in doc.to_array(LOWER).tolist()]
+        arr = doc.to_array([LOWER, IDX, LENGTH, IS_PUNCT]).tolist()
+        self.lower: list[str] = [strings[h] for h, _, _, _ in arr]
+        self._begin: list[int] = [b for _, b, _, _ in arr]
+        self._end: list[int] = [b + n for _, b, n, _ in arr]
+        self._text = text
         n = len(self.lower)
-        starts = [i for i, s in enumerate(doc.to_array(SENT_START).tolist()) if s == 1 or i == 0] if n else []
+        starts = sentence_starts(self.lower, [bool(p) for _, _, _, p in arr])
         self.sent_lo: list[int] = [0] * n
         self.sent_hi: list[int] = [n] * n
         for lo, hi in zip(starts, [*starts[1:], n][: len(starts)], strict=True):
             self.sent_lo[lo:hi] = [lo] * (hi - lo)
             self.sent_hi[lo:hi] = [hi] * (hi - lo)
+
+    def chars(self, start: int, end: int) -> tuple[int, int]:
+        """Character offsets of the token span ``[start, end)`` (like ``doc[start:end].start_char/end_char``)."""
+        return self._begin[start], self._end[end - 1]
+
+    def text(self, start: int, end: int) -> str:
+        """Text of the token span ``[start, end)``, as ``doc[start:end].text`` but without building a Span."""
+        if self._text is None:
+            self._text = self.doc.text
+        return self._text[self._begin[start]:self._end[end - 1]]
 
 
 class RuleMatchers:
@@ -92,12 +137,14 @@ class RuleMatchers:
     def __init__(self, nlp: Language, lexicon: Lexicon) -> None:
         self.lexicon = lexicon
         vocab = nlp.vocab
-        self.terms = PhraseMatcher(vocab, attr="LOWER")
+        self.terms = PhraseMatcher(vocab, attr="LOWER")  # keys: "Label" or "Label|hedged"
         self.patterns = Matcher(vocab)
         self.exclude = Matcher(vocab)
         for label, spec in lexicon.labels.items():
             if spec.get("terms"):
                 self.terms.add(label, [nlp.make_doc(t) for t in spec["terms"]])
+            if spec.get("hedged"):
+                self.terms.add(f"{label}|hedged", [nlp.make_doc(t) for t in spec["hedged"]])
             if spec.get("patterns"):
                 self.patterns.add(label, [_expand(p, lexicon) for p in spec["patterns"]])
             if spec.get("exclude"):
@@ -178,7 +225,8 @@ class RuleMatchers:
         if _open(self.pattern_gate, words):
             matches += self.patterns(doc)
         for match_id, start, end in matches:
-            by_key.setdefault((self._strings[match_id], "finding"), []).append((start, end, start))
+            label, _, kind = self._strings[match_id].partition("|")
+            by_key.setdefault((label, kind or "finding"), []).append((start, end, start))
         self._heart_mentions(view, by_key)
         excluded: dict[str, list[tuple[int, int]]] = {}
         exclusions = self.exclude(doc) if _open(self.exclude_gate, words) else []
@@ -198,21 +246,29 @@ class RuleMatchers:
         return out
 
     # ------------------------------------------------------------------ cues
-    def cues_of(self, doc: Doc) -> list[Cue]:
-        """Negation/uncertainty triggers; longest phrase wins and pseudo-triggers are dropped."""
+    def cues_of(self, view: TokenView) -> tuple[list[Cue], list[Cue]]:
+        """``(triggers, pseudo-triggers)``: negation/uncertainty cues after the longest phrase won.
+
+        Pseudo-triggers ("no change in") fire nothing; they are returned so that later rules can see
+        that a list follows one ("No change in pneumothorax or pleural fluid" offers no alternatives).
+        """
         dirs: dict[tuple[int, int], dict[str, set[str]]] = {}
-        for match_id, start, end in self.cues(doc):
+        for match_id, start, end in self.cues(view.doc):
             kind, direction = self._strings[match_id].split(":")
             dirs.setdefault((start, end), {}).setdefault(kind, set()).add(direction)
         out: list[Cue] = []
+        pseudo: list[Cue] = []
         for start, end in longest(dirs):
             kinds = dirs[(start, end)]
             if "pseudo" in kinds:
+                pseudo.append(Cue(start, end, "pseudo", True, False))
                 continue
             kind = "uncertainty" if "uncertainty" in kinds else "negation"
             d = kinds[kind]
-            out.append(Cue(start, end, kind, "pre" in d, "post" in d, doc[start:end].text.lower()))
-        return out
+            text = view.text(start, end).lower()
+            out.append(Cue(start, end, kind, "pre" in d, "post" in d, text,
+                           " ".join(view.lower[start:end]) in self.lexicon.list_cues))
+        return out, pseudo
 
     def boundary_tokens(self, doc: Doc) -> set[int]:
         """Token indices that end a clause (and so every trigger's scope)."""

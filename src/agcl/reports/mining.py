@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable
 
 import pandas as pd
 
-from agcl.reports.context import POSITIVE, ClauseMap, mention_status, resolve_cues
+from agcl.reports.alternatives import AlternativeReader
+from agcl.reports.context import POSITIVE, UNCERTAIN, ClauseMap, mention_status, resolve_cues
 from agcl.reports.lexicon import Lexicon, load_lexicon
 from agcl.reports.matchers import RuleMatchers, TokenView, build_nlp
 from agcl.reports.severity import SeverityReader
@@ -42,6 +43,7 @@ class ReportMiner:
         self.nlp = build_nlp()
         self.rules = RuleMatchers(self.nlp, self.lexicon)
         self.severity = SeverityReader(self.lexicon)
+        self.alternatives = AlternativeReader(self.lexicon)
 
     def mine(
         self,
@@ -52,19 +54,19 @@ class ReportMiner:
     ) -> pd.DataFrame:
         """Mention table for ``(id, text)`` pairs (see :data:`MENTION_COLUMNS`); ids are kept as str."""
         rows: list[tuple] = []
-        pairs = ((normalize_text(text), str(rid)) for rid, text in texts)
-        for doc, rid in self.nlp.pipe(pairs, as_tuples=True, batch_size=batch_size):
-            rows.extend(self._mine_doc(rid, doc))
+        pairs = ((norm, (str(rid), norm)) for rid, norm in ((rid, normalize_text(t)) for rid, t in texts))
+        for doc, (rid, norm) in self.nlp.pipe(pairs, as_tuples=True, batch_size=batch_size):
+            rows.extend(self._mine_doc(rid, doc, norm))
             if on_report is not None:
                 on_report()
         return pd.DataFrame(rows, columns=MENTION_COLUMNS)
 
-    def _mine_doc(self, rid: str, doc) -> list[tuple]:
-        view = TokenView(doc)
+    def _mine_doc(self, rid: str, doc, text: str) -> list[tuple]:
+        view = TokenView(doc, text)
         mentions = self.rules.mentions(view)
         if not mentions:
             return []
-        cues = self.rules.cues_of(doc)
+        cues, pseudo = self.rules.cues_of(view)
         clauses = ClauseMap(view, self.rules.boundary_tokens(doc), self.lexicon.list_conjunctions)
         if self.lexicon.negated_evidence:
             texts = [" ".join(view.lower[c.start:c.end]) for c in cues]
@@ -73,18 +75,22 @@ class ReportMiner:
         sentences: dict[int, str] = {}
         for m in mentions:
             status, cue = mention_status(m, cues, clauses)
+            if status == POSITIVE:
+                alt = self.alternatives.cue(view, m, clauses, pseudo)
+                if alt is not None:
+                    status, cue = UNCERTAIN, alt
             level, sev_i = ("none", None)
             if status == POSITIVE:
                 level, sev_i = self.severity.severity(view, m)
-            span = doc[m.start:m.end]
             lo = view.sent_lo[m.start]
             if lo not in sentences:
-                sentences[lo] = doc[lo:view.sent_hi[m.start]].text.strip()
+                sentences[lo] = view.text(lo, view.sent_hi[m.start]).strip()
+            start_char, end_char = view.chars(m.start, m.end)
             out.append((
-                rid, m.label, status, level, sentences[lo], span.text,
-                doc[cue.start:cue.end].text if cue else "",
-                doc[sev_i].text if sev_i is not None else "",
-                span.start_char, span.end_char,
+                rid, m.label, status, level, sentences[lo], view.text(m.start, m.end),
+                view.text(cue.start, cue.end) if cue else "",
+                view.text(sev_i, sev_i + 1) if sev_i is not None else "",
+                start_char, end_char,
             ))
         return out
 

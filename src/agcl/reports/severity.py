@@ -25,7 +25,10 @@ MAX_PREDICATE_GAP = 4
 #: Tokens allowed right after a predicate severity word ("is small in size", "is large, ...").
 PREDICATE_FOLLOW = frozenset({".", ",", ";", ":", "in", "to", "and", "but", "with", "-", "/", "or", "on",
                               "at", "compared", "since", "when", "xxxx", "\n\n", "?", "!", ")"})
-_NUMBER = re.compile(r"^\d[\d.,]*(mm|cm)?$")
+#: Coordinations a modifier walk never crosses to a severity word: that word grades the finding before.
+COORDINATION = frozenset({"and", "or", "and/or", "/"})
+#: A measurement token ("5", "1.5cm") may stand between a severity word and its finding.
+NUMBER = re.compile(r"^\d[\d.,]*(mm|cm)?$")
 
 
 class SeverityReader:
@@ -34,8 +37,13 @@ class SeverityReader:
     def __init__(self, lexicon: Lexicon) -> None:
         self.lex = lexicon
 
-    def level_at(self, view: TokenView, i: int) -> str | None:
-        """Severity level of token ``i`` ("middle-size" spans three tokens: its first one counts)."""
+    def level_at(self, view: TokenView, i: int, *, finding_end: int = 0) -> str | None:
+        """Severity level of token ``i`` ("middle-size" spans three tokens: its first one counts).
+
+        A change word right after the severity word vetoes it ("slightly increased"), unless the change
+        word lies before ``finding_end``, i.e. is the finding's own predicate ("heart size is
+        moderately increased").
+        """
         low = view.lower
         word = low[i]
         if word == "middle" or word == "mid":
@@ -51,14 +59,14 @@ class SeverityReader:
         nxt = i + 1
         while nxt < len(low) and low[nxt] == "-":
             nxt += 1
-        if nxt < len(low) and low[nxt] in self.lex.change_words:
+        if finding_end <= nxt < len(low) and low[nxt] in self.lex.change_words:
             return None  # "slightly increased", "mildly elevated": grades something else
         return level
 
-    def _range(self, view: TokenView, i: int, lo: int, hi: int) -> str:
+    def _range(self, view: TokenView, i: int, lo: int, hi: int, finding_end: int = 0) -> str:
         """Most severe level of the range through token ``i`` ("mild to moderate"), within [lo, hi)."""
         low = view.lower
-        best = self.level_at(view, i) or "none"
+        best = self.level_at(view, i, finding_end=finding_end) or "none"
         for step in (-1, 1):
             j = i + step
             while lo <= j < hi:
@@ -66,13 +74,25 @@ class SeverityReader:
                     j += step
                 if not (lo <= j < hi):
                     break
-                level = self.level_at(view, j)
+                level = self.level_at(view, j, finding_end=finding_end)
                 if level is None or j == i:
                     break
                 if SEVERITY_RANK[level] > SEVERITY_RANK[best]:
                     best = level
                 j += step
         return best
+
+    def _range_end(self, view: TokenView, i: int, hi: int) -> int:
+        """First token after the range that starts at severity word ``i`` ("small to moderate in size")."""
+        low, j = view.lower, i + 1
+        while j < hi:
+            k = j
+            while k < hi and low[k] in self.lex.range_connectors:
+                k += 1
+            if k >= hi or not self.level_at(view, k):
+                return j
+            j = k + 1
+        return j
 
     def severity(self, view: TokenView, mention: Mention) -> tuple[str, int | None]:
         """``(level, token index of the deciding word)``; ``("none", None)`` when nothing attaches."""
@@ -81,11 +101,11 @@ class SeverityReader:
         if mention.kind != "finding":
             return "none", None
         # 1. inside the mention (enlarged-heart statements)
-        found = [(self.level_at(view, i), i) for i in range(mention.start, mention.end)]
+        found = [(self.level_at(view, i, finding_end=mention.end), i) for i in range(mention.start, mention.end)]
         found = [(lv, i) for lv, i in found if lv]
         if found:
             i = max(found, key=lambda f: SEVERITY_RANK[f[0]])[1]
-            return self._range(view, i, lo, hi), i
+            return self._range(view, i, lo, hi, mention.end), i
         # 2. modifier: walk left over modifier words
         i, steps = mention.start - 1, 0
         while i >= lo and steps <= MAX_MODIFIER_GAP:
@@ -95,7 +115,12 @@ class SeverityReader:
             word = low[i]
             if word in self.lex.change_words and i > lo and self.lex.severity.get(low[i - 1]):
                 break  # "mildly increased ... opacity": the degree belongs to the change
-            if not (word in self.lex.modifier_gap or _NUMBER.match(word)):
+            before = self.level_at(view, i - 1) if i > lo else None
+            if word == "," and before:
+                return self._range(view, i - 1, lo, hi), i - 1  # "mild, stable cardiomegaly"
+            if word in COORDINATION and before:
+                break  # "cardiomegaly is mild and effusion ...": the grade belongs to the first finding
+            if not (word in self.lex.modifier_gap or NUMBER.match(word)):
                 break
             i, steps = i - 1, steps + 1
         # 3. predicate: walk right over copula-like words, then a severity word in predicate position
@@ -103,9 +128,7 @@ class SeverityReader:
         while i < hi and steps <= MAX_PREDICATE_GAP:
             level = self.level_at(view, i)
             if level:
-                j = i + 1
-                while j < hi and (self.level_at(view, j) or low[j] in self.lex.range_connectors):
-                    j += 1
+                j = self._range_end(view, i, hi)
                 if j >= hi or low[j] in PREDICATE_FOLLOW or not low[j][:1].isalnum():
                     return self._range(view, i, lo, hi), i
                 return "none", None

@@ -26,7 +26,7 @@ class Lexicon:
     """The parsed vocabulary. Phrases are lower-case strings; patterns are spaCy Matcher patterns."""
 
     version: str
-    labels: dict[str, dict[str, Any]]  # label -> {"terms": [...], "patterns": [...], "exclude": [...]}
+    labels: dict[str, dict[str, Any]]  # label -> {"terms", "hedged", "patterns", "exclude"}
     location_words: tuple[str, ...]
     heart: dict[str, Any]
     negation_pre: tuple[str, ...]
@@ -42,6 +42,9 @@ class Lexicon:
     modifier_gap: frozenset[str]
     predicate_gap: frozenset[str]
     change_words: frozenset[str]
+    list_cues: frozenset[str] = frozenset()
+    alternatives: frozenset[str] = frozenset()
+    alternative_qualifiers: frozenset[str] = frozenset()
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -79,6 +82,8 @@ def load_lexicon(directory: str | Path | None = None) -> Lexicon:
     for name in labels:
         if name not in LABELS:
             raise InputError(f"{fpath}: unknown label {name!r} (expected one of agcl.labels.LABELS)")
+        for key in ("terms", "hedged"):
+            _words(labels[name] or {}, key, fpath)
     severity: dict[str, str] = {}
     for level in SEVERITY_LEVELS:
         for word in _words(context.get("severity", {}), level, cpath):
@@ -105,4 +110,7 @@ def load_lexicon(directory: str | Path | None = None) -> Lexicon:
         modifier_gap=frozenset(_words(context, "modifier_gap", cpath)),
         predicate_gap=frozenset(_words(context, "predicate_gap", cpath)),
         change_words=frozenset(_words(context, "change_words", cpath)),
+        list_cues=frozenset(_words(context, "list_cues", cpath)),
+        alternatives=frozenset(_words(context, "alternatives", cpath)),
+        alternative_qualifiers=frozenset(_words(context, "alternative_qualifiers", cpath)),
     )
