@@ -45,6 +45,10 @@ def train(
 
     setup_console_logging()  # also under `torchrun -m agcl.cli` (main() is not the entry point there)
     cfg = load_config(config, overrides or [], schema=_schema())
+    if not fresh:  # like `agcl run`: a run directory is continued only with the config it was started with
+        from agcl.pipeline.driver import check_resume_config
+
+        check_resume_config(run_dir, cfg)
     env = setup_runtime(cfg.runtime)
     if not env.dist.is_main:
         logging.getLogger("agcl").setLevel(logging.WARNING)  # only rank 0 logs

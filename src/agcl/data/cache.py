@@ -152,11 +152,9 @@ def _iter_results(tasks: list[tuple[int, str, int]], workers: int):
     if workers <= 1:
         yield from map(decode_task, tasks)
         return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    from agcl.workers import spawn_pool
 
-    # spawn: workers must not inherit the parent's threads (rich progress) or torch state.
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    pool = spawn_pool(workers)
     try:
         yield from pool.map(decode_task, tasks, chunksize=16)
     finally:  # on an error or Ctrl-C, drop the queued work instead of finishing it
