@@ -41,18 +41,23 @@ def physical_columns(header_line: str) -> list[str]:
     return names
 
 
-def _read_raw(path: Path) -> tuple[pd.DataFrame, list[str]]:
-    """All fields as strings, named by :func:`physical_columns`; parse problems -> InputError."""
+def read_utf8(path: Path) -> str:
+    """The text of a UTF-8 file (BOM allowed); unreadable or undecodable -> InputError naming the line."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         raise InputError(f"{path} line {line}: not valid UTF-8 (byte 0x{data[exc.start]:02x}); "
                          "save the file as UTF-8") from None
+
+
+def _read_raw(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """All fields as strings, named by :func:`physical_columns`; parse problems -> InputError."""
+    text = read_utf8(path)
     header = text.split("\n", 1)[0]
     if not header.strip():
         raise InputError(f"{path}: empty file (no header line)")
@@ -178,10 +183,7 @@ def read_bbox_list(path: str | Path, known_ids: pd.Series | None = None,
 def read_name_list(path: str | Path) -> list[str]:
     """One image name per line (``splitlines``: works without a trailing newline); blanks ignored."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    lines = read_utf8(path).splitlines()
     names: list[str] = []
     seen: set[str] = set()
     for number, line in enumerate(lines, start=1):
