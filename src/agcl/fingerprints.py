@@ -68,5 +68,11 @@ def check_stage_matches(stage_dir: str | Path, fingerprint: str, done_name: str 
     except (OSError, ValueError, AttributeError):
         raise InputError(f"{done}: unreadable stage marker; re-run the stage") from None
     if recorded is not None and recorded != fingerprint:
-        raise InputError(f"{stage_dir} was computed from another version of the index; delete that folder "
-                         "and re-run `agcl run` to recompute it")
+        raise InputError(f"{stage_dir} was computed from another version of the index; recompute it and the "
+                         "stages after it (`agcl run` with a new --run-dir)")
+
+
+def check_run_stages(run_dir: str | Path, fingerprint: str) -> None:
+    """:func:`check_stage_matches` for every finished ``stage_*`` folder of a run directory."""
+    for sdir in sorted(Path(run_dir).glob("stage_*")):
+        check_stage_matches(sdir, fingerprint)

@@ -62,3 +62,12 @@ def test_evaluate_refuses_stage_outputs_of_another_index(indexed: Path, tmp_path
     res = agcl("evaluate", indexed, "--stage", old, "--out", tmp_path / "eval")
     clean_error(res, "stage_old", "agcl run")
     assert not (tmp_path / "eval").exists()
+
+
+def test_run_refuses_finished_stages_of_another_index(indexed: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "stage_bsl").mkdir(parents=True)
+    (run / "stage_bsl" / "DONE").write_text(json.dumps({"index_fingerprint": "0" * 40}))
+    res = agcl("run", "--run-dir", run, "--set", f"data.index_dir={indexed}", "--set", "data.image_size=32")
+    clean_error(res, "stage_bsl", "agcl run")
+    assert not (run / "stage_curriculum_r1").exists()

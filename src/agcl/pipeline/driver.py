@@ -164,6 +164,10 @@ def run_pipeline(cfg: PipelineConfig, run_dir: Path, *, only: list[str] | None =
     check_resume_config(run_dir, cfg)
     write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
     ctx = make_context(cfg, run_dir)
+    if (ctx.index_dir / "index.json").is_file():  # finished stages must come from this index
+        from agcl.fingerprints import check_run_stages
+
+        check_run_stages(run_dir, ctx.index.fingerprint)
     handler = logging.FileHandler(run_dir / "pipeline.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("agcl")
