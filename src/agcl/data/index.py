@@ -187,7 +187,7 @@ def save_index(out_dir: str | Path, images: pd.DataFrame, boxes: pd.DataFrame, m
     validate_index(images, boxes, str(out))
     images, boxes = sort_index_frames(images, boxes)
     meta = {"schema": SCHEMA_VERSION, **meta, "counts": index_counts(images, boxes), "agcl_version": _version()}
-    previous = index_fingerprint(out) if (out / "index.json").is_file() else None
+    previous = _previous_fingerprint(out)
     out.mkdir(parents=True, exist_ok=True)
     write_with_atomic(out / "images.csv", lambda p: images.to_csv(p, index=False, float_format="%.10g"))
     write_with_atomic(out / "boxes.csv", lambda p: boxes.to_csv(p, index=False, float_format="%.6f"))
@@ -198,6 +198,16 @@ def save_index(out_dir: str | Path, images: pd.DataFrame, boxes: pd.DataFrame, m
             log.warning("%s: the index changed; %s was built from the previous index and is refused until "
                         "`agcl prepare %s` rebuilds it", out, ", ".join(stale), out)
     return out
+
+
+def _previous_fingerprint(out: Path) -> str | None:
+    """Fingerprint of the index already in ``out`` (None when there is none or it is damaged)."""
+    if not (out / "index.json").is_file():
+        return None
+    try:
+        return index_fingerprint(out)
+    except InputError:
+        return None
 
 
 def _version() -> str:
