@@ -58,6 +58,8 @@ def test_evaluate_refuses_stage_outputs_of_another_index(indexed: Path, tmp_path
 
     good = _stage(indexed, tmp_path / "run" / "stage_good", index_fingerprint(indexed))
     assert agcl("evaluate", indexed, "--stage", good, "--out", tmp_path / "ok").exit_code == 0
+    summary = json.loads((tmp_path / "ok" / "summary.json").read_text())
+    assert index_fingerprint(indexed) in json.dumps(summary)  # the evaluation records what it was built from
     old = _stage(indexed, tmp_path / "run" / "stage_old", "0" * 40)
     res = agcl("evaluate", indexed, "--stage", old, "--out", tmp_path / "eval")
     clean_error(res, "stage_old", "agcl run")

@@ -70,3 +70,37 @@ def test_prepare_workers_die_with_parent(phantom: Path, tmp_path: Path) -> None:
         for pid in workers:  # only the processes this test started
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+WATCHED_CHILD = """
+import os, sys, time
+import agcl.workers as w
+w._set_pdeathsig = lambda: False  # take the portable path: the parent-PID watchdog
+w.bind_to_parent(os.getppid())
+print("armed", flush=True)
+time.sleep(60)
+"""
+
+PARENT = """
+import subprocess, sys
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1]], stdout=sys.stdout)
+print(child.pid, flush=True)
+child.wait()
+"""
+
+
+def test_watchdog_fallback_ends_worker_when_parent_dies() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, WATCHED_CHILD], stdout=subprocess.PIPE, text=True)
+    child = 0
+    try:
+        child = int(parent.stdout.readline())
+        assert parent.stdout.readline().strip() == "armed"
+        parent.kill()
+        parent.wait(timeout=10)
+        assert _wait(lambda: not _alive(child), 10), "the watched child outlived its parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        if child and _alive(child):
+            os.kill(child, signal.SIGKILL)
+        parent.stdout.close()
