@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class AgclError(Exception):
     """A problem with the user's input or environment, reported as one clear line.
@@ -19,3 +21,20 @@ class InputError(AgclError):
 
 class ConfigError(AgclError):
     """An invalid configuration value or override."""
+
+
+class OutputError(AgclError):
+    """An output that cannot be written (read-only or immutable folder, full disk)."""
+
+
+#: errno values of an OSError that the CLI reports as one line (the environment, not a bug).
+ENVIRONMENT_ERRNOS: frozenset[int] = frozenset(
+    getattr(errno, name) for name in ("EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOTDIR", "EISDIR", "EEXIST")
+    if hasattr(errno, name)
+)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``<file>: <reason>`` for an OSError (the file it names, when it names one)."""
+    where = exc.filename if exc.filename is not None else "?"
+    return f"{where}: {exc.strerror or exc}"

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from agcl.commands._shell import user_errors
+from agcl.errors import InputError
 
 #: Exit code when some inputs were rejected while the others were processed.
 EXIT_PARTIAL = 3
@@ -45,6 +46,8 @@ def predict(
     result = run_predict(checkpoint, inputs, out=out, overlays=overlays, batch_size=batch_size, device=device,
                          generator=generator, box_threshold=box_threshold, progress=progress)
     n_ok, n_bad = len(result.probabilities), len(result.failures)
+    if n_ok == 0 and n_bad:
+        raise InputError(f"no input could be predicted: all {n_bad} rejected (reasons in {out / 'failures.csv'})")
     typer.echo(f"predicted {n_ok} image(s), {len(result.boxes)} box(es) -> {out}")
     if n_bad:
         typer.echo(f"{n_bad} input(s) rejected; see {out / 'failures.csv'}", err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -36,6 +37,9 @@ def synth(
     from agcl.data.phantom import PhantomSpec, synthesize
     from agcl.data.phantom.preview import write_preview
 
+    for option, value in (("--lesion-contrast", lesion_contrast), ("--exposure-shortcut", exposure_shortcut)):
+        if not math.isfinite(value):
+            raise InputError(f"{option} must be a finite number, got {value}")
     try:
         spec = PhantomSpec(n=n, size=size, lesion_contrast=lesion_contrast, test_fraction=test_fraction,
                            exposure_shortcut=exposure_shortcut)

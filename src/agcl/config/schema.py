@@ -16,6 +16,7 @@ and loads it with ``load_config(path, overrides, schema=PipelineConfig)``; the Y
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,6 +29,8 @@ Augment = Literal["none", "light"]
 
 
 def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
     if value < 0 or (value == 0 and not allow_zero):
         raise ConfigError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
 
@@ -104,6 +107,8 @@ class OptimConfig:
     def __post_init__(self) -> None:
         _positive("optim.lr", self.lr)
         _positive("optim.momentum", self.momentum, allow_zero=True)
+        if self.momentum >= 1:
+            raise ConfigError(f"optim.momentum must be in [0, 1), got {self.momentum!r}")
         _positive("optim.weight_decay", self.weight_decay, allow_zero=True)
         _positive("optim.lr_step_epochs", self.lr_step_epochs)
         _positive("optim.lr_gamma", self.lr_gamma)

@@ -36,12 +36,18 @@ def default_cache_dir(index_dir: str | Path, size: int) -> Path:
     return Path(index_dir) / f"cache_{int(size)}"
 
 
-def index_fingerprint(images: pd.DataFrame, root: Path) -> str:
-    """SHA-1 of root, image ids and paths: a cache is only reused for the index it was built from."""
+def rows_fingerprint(images: pd.DataFrame, root: Path) -> str:
+    """SHA-1 of root, image ids and paths: the fingerprint of an in-memory index that has no directory."""
     h = hashlib.sha1(str(root).encode())
     for name in ("image_id", "path"):
         h.update("\n".join(images[name].astype(str)).encode())
     return h.hexdigest()
+
+
+def fingerprint_of(index: Index) -> str:
+    """What a cache records as the index it was built from: the index directory's fingerprint
+    (:func:`agcl.fingerprints.index_fingerprint`), or :func:`rows_fingerprint` for an in-memory index."""
+    return index.fingerprint or rows_fingerprint(index.images, index.root)
 
 
 class ImageCache:
@@ -64,17 +70,23 @@ class ImageCache:
         self._data: np.memmap | None = None
 
     @classmethod
-    def open(cls, cache_dir: str | Path, expect_size: int | None = None) -> ImageCache:
+    def open(cls, cache_dir: str | Path, expect_size: int | None = None,
+             expect_index: Index | None = None) -> ImageCache:
         """Open a cache written by ``agcl prepare``; refuses an incomplete or inconsistent one.
 
         Args:
             expect_size: when given, refuse a cache whose side S differs (e.g. ``data.image_size``).
+            expect_index: when given, refuse a cache built from another version of this index.
         """
         d = Path(cache_dir)
         info_path = d / "cache.json"
         if not info_path.is_file():
             raise InputError(f"{d} is not an image cache (no cache.json); build it with `agcl prepare`")
-        info = json.loads(info_path.read_text(encoding="utf-8"))
+        try:
+            info = json.loads(info_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{info_path}: unreadable ({exc}); re-run `agcl prepare`") from None
+        info = info if isinstance(info, dict) else {}
         if not info.get("complete"):
             raise InputError(f"image cache {d} is incomplete ({info.get('done', '?')}/{info.get('n', '?')} images); "
                              "re-run `agcl prepare` to resume it")
@@ -85,6 +97,9 @@ class ImageCache:
         if expect_size is not None and int(info["size"]) != int(expect_size):
             raise InputError(f"image cache {d} has size {info['size']} but data.image_size={expect_size}; "
                              "prepare a cache of that size or change the setting")
+        if expect_index is not None and info.get("index_fingerprint") != fingerprint_of(expect_index):
+            raise InputError(f"image cache {d} was built from another version of the index at "
+                             f"{expect_index.source}; re-run `agcl prepare` on that index")
         return cls(d, info, manifest)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -137,11 +152,9 @@ def _iter_results(tasks: list[tuple[int, str, int]], workers: int):
     if workers <= 1:
         yield from map(decode_task, tasks)
         return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    from agcl.workers import spawn_pool
 
-    # spawn: workers must not inherit the parent's threads (rich progress) or torch state.
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    pool = spawn_pool(workers)
     try:
         yield from pool.map(decode_task, tasks, chunksize=16)
     finally:  # on an error or Ctrl-C, drop the queued work instead of finishing it
@@ -173,14 +186,18 @@ def prepare_cache(index: Index | str | Path, size: int = 256, out: str | Path | 
     out = Path(out)
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
     n = len(index.images)
-    fp = index_fingerprint(index.images, index.root)
+    fp = fingerprint_of(index)
     info_path, data_path, prog_path = out / "cache.json", out / "images.u8", out / "progress.npz"
     info = {"schema": CACHE_SCHEMA, "size": size, "n": n, "filter": RESIZE_FILTER, "dtype": "uint8",
             "layout": "[N, S, S] row-major, rows = images.csv order", "index_fingerprint": fp,
             "index_root": str(index.root), "complete": False}
     state, sizes = np.zeros(n, np.uint8), np.zeros((n, 2), np.int32)
     if info_path.is_file():
-        old = json.loads(info_path.read_text(encoding="utf-8"))
+        try:
+            old = json.loads(info_path.read_text(encoding="utf-8"))
+        except ValueError:
+            old = {}
+        old = old if isinstance(old, dict) else {}
         same = all(old.get(k) == info[k] for k in ("size", "n", "index_fingerprint"))
         intact = data_path.is_file() and data_path.stat().st_size == n * size * size
         if same and old.get("complete") and intact and (out / "manifest.csv").is_file():

@@ -143,3 +143,21 @@ def apply_missing_images(images: pd.DataFrame, present: pd.Series, source: str, 
     if kept.empty:
         raise InputError(f"{source}: none of the {len(images)} images listed has a file")
     return kept
+
+
+def reject_boxes_outside(xyxy: np.ndarray, width: np.ndarray, height: np.ndarray, source: str) -> None:
+    """Refuse a box that lies entirely outside its image: it can never be matched and only lowers recall.
+
+    A box that overlaps the image but extends beyond it is kept (boxes are compared by overlap).
+
+    Shapes: ``xyxy`` [N,4] file pixels; ``width``/``height`` [N] image size, NaN when unknown (then only
+    the image's top-left corner bounds the box).
+    """
+    w = np.where(np.isfinite(width), width, np.inf)
+    h = np.where(np.isfinite(height), height, np.inf)
+    outside = (xyxy[:, 2] <= 0) | (xyxy[:, 3] <= 0) | (xyxy[:, 0] >= w) | (xyxy[:, 1] >= h)
+    if outside.any():
+        pos = int(np.flatnonzero(outside)[0])
+        size = f"{width[pos]:g}x{height[pos]:g} " if np.isfinite(width[pos]) and np.isfinite(height[pos]) else ""
+        raise InputError(f"{source} line {line_of(pos)}: box {[float(v) for v in xyxy[pos]]} (x0,y0,x1,y1) lies "
+                         f"entirely outside the {size}image; fix or delete the row ({int(outside.sum())} such box(es))")

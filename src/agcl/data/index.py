@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from agcl.errors import InputError
+from agcl.fingerprints import index_fingerprint
 from agcl.io import write_json_atomic, write_with_atomic
 from agcl.labels import LABELS
 
@@ -40,12 +41,16 @@ class Index:
         boxes: ground-truth boxes, columns :data:`BOX_COLUMNS` (xyxy, pixels of the image file).
         root: absolute directory that ``images.path`` is relative to.
         meta: the content of ``index.json``.
+        fingerprint: :func:`agcl.fingerprints.index_fingerprint` of the directory ("" when built in memory).
+        source: the index directory ("" when built in memory).
     """
 
     images: pd.DataFrame
     boxes: pd.DataFrame
     root: Path
     meta: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""
+    source: str = ""
     _paths: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def abs_path(self, image_id: str) -> Path:
@@ -182,11 +187,27 @@ def save_index(out_dir: str | Path, images: pd.DataFrame, boxes: pd.DataFrame, m
     validate_index(images, boxes, str(out))
     images, boxes = sort_index_frames(images, boxes)
     meta = {"schema": SCHEMA_VERSION, **meta, "counts": index_counts(images, boxes), "agcl_version": _version()}
+    previous = _previous_fingerprint(out)
     out.mkdir(parents=True, exist_ok=True)
     write_with_atomic(out / "images.csv", lambda p: images.to_csv(p, index=False, float_format="%.10g"))
     write_with_atomic(out / "boxes.csv", lambda p: boxes.to_csv(p, index=False, float_format="%.6f"))
     write_json_atomic(out / "index.json", meta)
+    if previous is not None and previous != index_fingerprint(out):
+        stale = sorted(p.name for p in out.glob("cache_*") if (p / "cache.json").is_file())
+        if stale:  # consumers refuse them (fingerprint); `agcl prepare` rebuilds them
+            log.warning("%s: the index changed; %s was built from the previous index and is refused until "
+                        "`agcl prepare %s` rebuilds it", out, ", ".join(stale), out)
     return out
+
+
+def _previous_fingerprint(out: Path) -> str | None:
+    """Fingerprint of the index already in ``out`` (None when there is none or it is damaged)."""
+    if not (out / "index.json").is_file():
+        return None
+    try:
+        return index_fingerprint(out)
+    except InputError:
+        return None
 
 
 def _version() -> str:
@@ -210,8 +231,10 @@ def load_index(index_dir: str | Path) -> Index:
         raise InputError(f"{d} is not an agcl index (no index.json); create one with `agcl index`")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+    except (OSError, ValueError) as exc:
         raise InputError(f"{meta_path}: invalid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise InputError(f"{meta_path}: not a JSON object; re-run `agcl index`")
     dtypes = {"image_id": str, "path": str, "patient_id": str, "sex": str, "view": str, "split": str}
     try:
         images = pd.read_csv(d / "images.csv", dtype=dtypes, keep_default_na=False, na_values={"age": [""],
@@ -226,4 +249,4 @@ def load_index(index_dir: str | Path) -> Index:
     if missing:
         raise InputError(f"{d / 'boxes.csv'}: missing columns {missing}")
     root = Path(meta.get("root", d))
-    return Index(images=images, boxes=boxes, root=root, meta=meta)
+    return Index(images=images, boxes=boxes, root=root, meta=meta, fingerprint=index_fingerprint(d), source=str(d))

@@ -139,7 +139,7 @@ def read_nih_tables(src: str | Path, opts: NihOptions | None = None) -> tuple[pd
     meta = read_data_entry(meta_path)
     box_path = src / BBOX_FILE
     if box_path.is_file():
-        boxes = read_bbox_list(box_path, meta["image_id"])
+        boxes = read_bbox_list(box_path, meta["image_id"], sizes=meta.set_index("image_id")[["meta_w", "meta_h"]])
     else:
         log.info("%s: no %s; the index has no boxes", src, BBOX_FILE)
         boxes = pd.DataFrame({c: pd.Series(dtype=float if c[0] in "xy" else str)

@@ -8,6 +8,7 @@ into one column per field. Every problem is an :class:`InputError` naming the fi
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agcl.data.fields import by_unique, label_matrix, line_of, parse_ages, strip_text
+from agcl.data.fields import by_unique, label_matrix, line_of, parse_ages, reject_boxes_outside, strip_text
 from agcl.data.index import normalize_patient_ids
 from agcl.errors import InputError
 from agcl.labels import LABELS, UnknownLabelError, canonical_label
@@ -40,20 +41,31 @@ def physical_columns(header_line: str) -> list[str]:
     return names
 
 
-def _read_raw(path: Path) -> tuple[pd.DataFrame, list[str]]:
-    """All fields as strings, named by :func:`physical_columns`; parse problems -> InputError."""
+def read_utf8(path: Path) -> str:
+    """The text of a UTF-8 file (BOM allowed); unreadable or undecodable -> InputError naming the line."""
     try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            header = fh.readline()
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise InputError(f"{path} line {line}: not valid UTF-8 (byte 0x{data[exc.start]:02x}); "
+                         "save the file as UTF-8") from None
+
+
+def _read_raw(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """All fields as strings, named by :func:`physical_columns`; parse problems -> InputError."""
+    text = read_utf8(path)
+    header = text.split("\n", 1)[0]
     if not header.strip():
         raise InputError(f"{path}: empty file (no header line)")
     names = physical_columns(header)
     try:
-        frame = pd.read_csv(path, header=None, skiprows=1, names=names, dtype=str, keep_default_na=False,
-                            encoding="utf-8-sig", skip_blank_lines=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        frame = pd.read_csv(io.StringIO(text), header=None, skiprows=1, names=names, dtype=str,
+                            keep_default_na=False, skip_blank_lines=True)
+    except (pd.errors.ParserError, ValueError) as exc:
         raise InputError(f"{path}: malformed CSV ({str(exc).strip().splitlines()[-1]})") from None
     return frame.fillna(""), names
 
@@ -80,6 +92,8 @@ def read_data_entry(path: str | Path) -> pd.DataFrame:
     labels_field = _pick(raw, "Finding Labels", path)
     patient = _pick(raw, "Patient ID", path)
     assert image_id is not None and labels_field is not None and patient is not None
+    if raw.empty:
+        raise InputError(f"{path}: no data rows (only a header); it lists no image")
     blank = image_id.eq("")
     if blank.any():
         raise InputError(f"{path} line {line_of(int(np.flatnonzero(blank)[0]))}: empty 'Image Index'")
@@ -118,11 +132,13 @@ def read_data_entry(path: str | Path) -> pd.DataFrame:
     return out
 
 
-def read_bbox_list(path: str | Path, known_ids: pd.Series | None = None) -> pd.DataFrame:
+def read_bbox_list(path: str | Path, known_ids: pd.Series | None = None,
+                   sizes: pd.DataFrame | None = None) -> pd.DataFrame:
     """Read ``BBox_List_2017.csv`` (x, y, w, h) into xyxy boxes with canonical labels.
 
     Returns ``image_id, label, x0, y0, x1, y1, line``. Unknown labels, non-numeric or non-positive
-    sizes, and (when ``known_ids`` is given) boxes on images absent from the metadata raise.
+    sizes, (when ``known_ids`` is given) boxes on images absent from the metadata and (when ``sizes``,
+    ``meta_w, meta_h`` indexed by image id, is given) boxes entirely outside their image raise.
     """
     path = Path(path)
     raw, names = _read_raw(path)
@@ -148,6 +164,9 @@ def read_bbox_list(path: str | Path, known_ids: pd.Series | None = None) -> pd.D
                           "x0": xywh[:, 0], "y0": xywh[:, 1],
                           "x1": xywh[:, 0] + xywh[:, 2], "y1": xywh[:, 1] + xywh[:, 3],
                           "line": np.arange(len(raw)) + 2})
+    if sizes is not None:
+        wh = sizes.reindex(boxes["image_id"]).to_numpy(dtype=float)
+        reject_boxes_outside(boxes[["x0", "y0", "x1", "y1"]].to_numpy(), wh[:, 0], wh[:, 1], str(path))
     if known_ids is not None:
         unknown = ~boxes["image_id"].isin(known_ids)
         if unknown.any():
@@ -164,10 +183,7 @@ def read_bbox_list(path: str | Path, known_ids: pd.Series | None = None) -> pd.D
 def read_name_list(path: str | Path) -> list[str]:
     """One image name per line (``splitlines``: works without a trailing newline); blanks ignored."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    lines = read_utf8(path).splitlines()
     names: list[str] = []
     seen: set[str] = set()
     for number, line in enumerate(lines, start=1):

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agcl.data.fields import apply_missing_images, label_matrix, line_of, parse_ages
+from agcl.data.fields import apply_missing_images, label_matrix, line_of, parse_ages, reject_boxes_outside
 from agcl.data.index import SPLITS, carve_splits_by_patient, check_patient_leakage, normalize_patient_ids
 from agcl.errors import InputError
 from agcl.labels import LABELS, UnknownLabelError, canonical_label
@@ -82,6 +82,7 @@ def read_boxes_csv(path: Path, known_ids: pd.Series) -> pd.DataFrame:
             labels.append(canonical_label(text))
         except UnknownLabelError as exc:
             raise InputError(f"{path} line {line_of(pos)}: {exc}") from None
+    reject_boxes_outside(xyxy, np.full(len(xyxy), np.nan), np.full(len(xyxy), np.nan), str(path))
     unknown = ~raw["image_id"].isin(known_ids)
     if unknown.any():
         pos = int(np.flatnonzero(unknown)[0])

@@ -14,6 +14,7 @@ import pandas as pd
 from agcl.boxes.geometry import BOX_COLUMNS
 from agcl.errors import InputError
 from agcl.evaluation.artifacts import read_heatmaps, read_predictions
+from agcl.fingerprints import check_cache_matches, check_stage_matches, index_fingerprint
 from agcl.labels import LABELS, canonical_label
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class TestSet:
     sizes: pd.DataFrame
     cache_size: int | None
     source: str
+    index_fingerprint: str | None = None
 
 
 def _read_csv(path: Path, required) -> pd.DataFrame:
@@ -75,6 +77,9 @@ def load_test_set(index_dir: Path, cache: Path | None = None) -> TestSet:
         # NIH keeps the 1024 metadata), so only the decoded sizes of the cache manifest are trusted.
         raise InputError(f"no image cache in {index_dir} (the manifest gives the image sizes boxes are mapped to); "
                          f"run `agcl prepare {index_dir}` or pass --cache")
+    fingerprint = index_fingerprint(index_dir) if (index_dir / "index.json").is_file() else None
+    if fingerprint is not None:
+        check_cache_matches(cache_dir, index_dir, fingerprint)
     sizes = _read_csv(cache_dir / "manifest.csv", ("image_id", "width", "height"))[["image_id", "width", "height"]]
     info_path = cache_dir / "cache.json"
     size = int(json.loads(info_path.read_text())["size"]) if info_path.is_file() else None
@@ -82,11 +87,13 @@ def load_test_set(index_dir: Path, cache: Path | None = None) -> TestSet:
     need = sizes.set_index("image_id").reindex(gt["image_id"].unique())
     if need.isna().any().any():
         raise InputError(f"{source}: no image size for box image {need.index[need.isna().any(axis=1)][0]!r}")
-    return TestSet(test, gt, sizes, size, source)
+    return TestSet(test, gt, sizes, size, source, fingerprint)
 
 
 def load_stage(stage_dir: Path, test: TestSet, gt: pd.DataFrame) -> tuple[pd.DataFrame, list[str], np.ndarray]:
     """predictions.csv + heatmaps of a stage, checked against the test split and the box images."""
+    if test.index_fingerprint is not None:
+        check_stage_matches(stage_dir, test.index_fingerprint)
     preds = read_predictions(stage_dir)
     missing = ~test.images["image_id"].isin(preds["image_id"])
     if missing.any():

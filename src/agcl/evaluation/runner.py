@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +30,14 @@ def _check(option: str, value, allowed) -> None:
         raise ConfigError(f"--{option} {value!r} is not one of {list(allowed)}{did_you_mean(value, allowed)}")
 
 
+def _check_range(option: str, value: float, low: float, high: float, *, high_open: bool = False) -> None:
+    """Refuse NaN and values outside [low, high] (or [low, high) when ``high_open``)."""
+    ok = math.isfinite(value) and low <= value and (value < high if high_open else value <= high)
+    if not ok:
+        bound = f"[{low:g}, {high:g})" if high_open else f"[{low:g}, {high:g}]"
+        raise ConfigError(f"--{option} must be in {bound}, got {value!r}")
+
+
 def _print(df: pd.DataFrame, title: str, digits: int) -> None:
     table = Table(title=escape(title))  # model names are user text: never rich markup
     for c in df.columns:
@@ -48,6 +57,9 @@ def run_evaluation(*, index_dir: Path, stages: list[Path], names: list[str], con
                                    ("normalization", normalization, NORMALIZATIONS),
                                    ("connectivity", connectivity, (4, 8))):
         _check(option, value, allowed)
+    for option, value, low, high in (("t", t, 0, 1), ("threshold", threshold, 0, 1), ("bootstrap", bootstrap, 0, 100_000),
+                                     ("upsample-size", upsample_size, 0, 4096), ("control-size", control_size, 0, 4096)):
+        _check_range(option, value, low, high, high_open=option == "t")
     for c in controls:
         _check("control", c, CONTROLS)
     if not stages and not controls:
@@ -93,7 +105,7 @@ def run_evaluation(*, index_dir: Path, stages: list[Path], names: list[str], con
             res.info["source"] = source
             results.append(res)
     context = {"split": "test", "n_test_images": len(test.images), "n_box_images": int(test.gt["image_id"].nunique()),
-               "sizes": test.source, "models": {r.name: r.info["source"] for r in results}}
+               "sizes": test.source, "index_fingerprint": test.index_fingerprint, "models": {r.name: r.info["source"] for r in results}}
     written = write_tables(out, results, settings.describe(), context)
     auc = auc_wide(results).set_index("Model").T.reset_index().rename(columns={"index": "Disease"})
     _print(auc, f"Table 1 — AUC (test, n={len(test.images)})", 4)

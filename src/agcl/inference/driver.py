@@ -132,6 +132,20 @@ def predict_paths(
     return PredictionSet(probabilities, boxes, heatmaps, fail_df, info)
 
 
+def clear_overlays(folder: Path) -> None:
+    """Remove a previous run's overlay PNGs (and the folder when nothing else is in it), so a reused
+    output folder never mixes two runs."""
+    if not folder.is_dir():
+        return
+    stale = list(folder.glob("*.png"))
+    for png in stale:
+        png.unlink()
+    if stale:
+        log.info("removed %d overlay(s) of a previous run from %s", len(stale), folder)
+    if not any(folder.iterdir()):
+        folder.rmdir()
+
+
 def predict(
     checkpoint: str | os.PathLike[str],
     inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
@@ -158,6 +172,8 @@ def predict(
     if overlays and out_dir is None:
         raise ConfigError("overlays need an output folder (out=...)")
     loaded = load_model(checkpoint, device)
+    if out_dir is not None:
+        clear_overlays(out_dir / "overlays")
     result = predict_paths(loaded, list(inputs), batch_size=batch_size, generator=generator,
                            box_threshold=box_threshold, progress=progress,
                            overlay_dir=(out_dir / "overlays") if overlays and out_dir is not None else None)

@@ -55,8 +55,9 @@ def load_model(checkpoint: str | os.PathLike[str], device: str = "auto") -> Load
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
         raise InputError(f"incompatible checkpoint {checkpoint}: weights do not fit its model_spec ({first})") from None
-    dev = resolve_device(device)
+    dev = resolve_device(device, option="--device")
     model.to(dev).eval()
+    log.info("model %s (%s) loaded from %s", spec.get("kind"), spec.get("backbone"), checkpoint)
     return LoadedModel(model, dict(model.spec), int(model.spec["image_size"]), dev, str(checkpoint))
 
 

@@ -149,7 +149,7 @@ def build_backbone(name: str, pretrained: str = "none") -> nn.Module:
             raise ConfigError("backbone 'tiny' has no pretrained weights; use pretrained='none'")
         model: nn.Module = TinyBackbone()
         model.init = "random"
-        log.info("backbone tiny: random init")
+        log.debug("backbone tiny: random init")  # `pretrained` none: a checkpoint may follow
         return model
     if name not in _TORCHVISION:
         from agcl.config.loader import did_you_mean
@@ -179,5 +179,5 @@ def build_backbone(name: str, pretrained: str = "none") -> nn.Module:
                              f"missing {missing[:3]}, unexpected {unexpected[:3]}")
     wrapper: nn.Module = (ResNetFeatures if name.startswith("resnet") else DenseNetFeatures)(net, nfeat)
     wrapper.init = init
-    log.info("backbone %s: %s init", name, init)
+    (log.debug if pretrained == "none" else log.info)("backbone %s: %s init", name, init)
     return wrapper

@@ -46,7 +46,7 @@ class RunContext:
     def cache(self):
         from agcl.data.cache import ImageCache
 
-        return ImageCache.open(self.cache_dir, expect_size=self.cfg.data.image_size)
+        return ImageCache.open(self.cache_dir, expect_size=self.cfg.data.image_size, expect_index=self.index)
 
     @cached_property
     def images(self) -> pd.DataFrame:

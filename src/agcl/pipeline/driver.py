@@ -171,6 +171,10 @@ def run_pipeline(cfg: PipelineConfig, run_dir: Path, *, only: list[str] | None =
     run_dir = Path(run_dir)
     check_resume_config(run_dir, cfg)
     ctx = make_context(cfg, run_dir)
+    if (ctx.index_dir / "index.json").is_file():  # finished stages must come from this index
+        from agcl.fingerprints import check_run_stages
+
+        check_run_stages(run_dir, ctx.index.fingerprint)
     info = ctx.env.dist
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)

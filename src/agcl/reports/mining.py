@@ -7,6 +7,7 @@ sentence. :func:`agcl.reports.aggregate.aggregate` folds mentions into one row p
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable
 
@@ -17,6 +18,8 @@ from agcl.reports.context import POSITIVE, UNCERTAIN, ClauseMap, mention_status,
 from agcl.reports.lexicon import Lexicon, load_lexicon
 from agcl.reports.matchers import RuleMatchers, TokenView, build_nlp
 from agcl.reports.severity import SeverityReader
+
+log = logging.getLogger(__name__)
 
 MENTION_COLUMNS = ["id", "label", "status", "severity", "evidence", "term", "cue", "severity_word",
                    "start_char", "end_char"]
@@ -54,12 +57,25 @@ class ReportMiner:
     ) -> pd.DataFrame:
         """Mention table for ``(id, text)`` pairs (see :data:`MENTION_COLUMNS`); ids are kept as str."""
         rows: list[tuple] = []
-        pairs = ((norm, (str(rid), norm)) for rid, norm in ((rid, normalize_text(t)) for rid, t in texts))
+        limited = self._within_limit(((normalize_text(t), str(rid)) for rid, t in texts), on_report)
+        pairs = ((norm, (rid, norm)) for norm, rid in limited)
         for doc, (rid, norm) in self.nlp.pipe(pairs, as_tuples=True, batch_size=batch_size):
             rows.extend(self._mine_doc(rid, doc, norm))
             if on_report is not None:
                 on_report()
         return pd.DataFrame(rows, columns=MENTION_COLUMNS)
+
+    def _within_limit(self, pairs: Iterable[tuple[str, str]],
+                      on_report: Callable[[], None] | None) -> Iterable[tuple[str, str]]:
+        """Skip (with a warning naming it) a report longer than the spaCy pipeline accepts."""
+        for text, rid in pairs:
+            if len(text) > self.nlp.max_length:
+                log.warning("report %s: %d characters exceed the miner's limit of %d; report skipped",
+                            rid, len(text), self.nlp.max_length)
+                if on_report is not None:
+                    on_report()
+                continue
+            yield text, rid
 
     def _mine_doc(self, rid: str, doc, text: str) -> list[tuple]:
         view = TokenView(doc, text)

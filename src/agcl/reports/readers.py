@@ -13,6 +13,7 @@ import io
 import logging
 import tarfile
 import xml.etree.ElementTree as ET
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,8 +123,9 @@ def _openi_members(path: Path, stems: set[str] | None) -> Iterator[tuple[str, by
                     fh = tar.extractfile(member)
                     if fh is not None:
                         yield f"{path}:{member.name}", fh.read()
-    except (tarfile.TarError, OSError) as exc:
-        raise InputError(f"cannot read OpenI archive {path}: {exc}") from None
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:  # EOFError: a truncated .tgz
+        reason = str(exc) or type(exc).__name__
+        raise InputError(f"cannot read OpenI archive {path}: {reason} (truncated or corrupt archive?)") from None
 
 
 def read_openi(path: str | Path, *, stems: set[str] | None = None) -> ReportSet:

@@ -78,7 +78,7 @@ def open_data(cfg: TrainConfig):
     index = load_index(cfg.data.index_dir)
     cache_dir = Path(cfg.data.cache_dir) if cfg.data.cache_dir else default_cache_dir(cfg.data.index_dir,
                                                                                       cfg.data.image_size)
-    cache = ImageCache.open(cache_dir, expect_size=cfg.data.image_size)
+    cache = ImageCache.open(cache_dir, expect_size=cfg.data.image_size, expect_index=index)
     train_df, val_df = index.split("train"), index.split("val")
     if len(train_df) == 0:
         raise InputError(f"index {cfg.data.index_dir} has no 'train' images")

@@ -53,17 +53,22 @@ class RuntimeEnv:
         return torch.amp.GradScaler(self.device.type, enabled=self.use_scaler)
 
 
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` → CUDA when available else CPU; ``cuda`` without a GPU is a ConfigError."""
+def resolve_device(name: str, local_rank: int = 0, option: str = "runtime.device") -> torch.device:
+    """``auto`` → CUDA when available else CPU; ``cuda`` without a GPU is a ConfigError.
+
+    Args:
+        option: how the user set it, for the message (``runtime.device`` or a CLI flag like ``--device``).
+    """
+    sep = " " if option.startswith("--") else "="
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
         if not torch.cuda.is_available():
-            raise ConfigError("runtime.device=cuda but no CUDA device is available; use runtime.device=cpu")
+            raise ConfigError(f"{option}{sep}cuda but no CUDA device is available; use {option}{sep}cpu")
         return torch.device("cuda", local_rank)
     if name == "cpu":
         return torch.device("cpu")
-    raise ConfigError(f"invalid runtime.device {name!r} (choices: auto, cpu, cuda)")
+    raise ConfigError(f"invalid {option} {name!r} (choices: auto, cpu, cuda)")
 
 
 def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:

@@ -7,6 +7,7 @@ Malformed files raise :class:`agcl.errors.InputError` naming the file (and line)
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ import pandas as pd
 import yaml
 
 from agcl.errors import InputError
+
+log = logging.getLogger(__name__)
 
 _ROUND = re.compile(r"^(curriculum_r|seeds_r|agcl_)(\d+)$")
 _FIXED = {"index": (0, 0), "prepare": (0, 1), "bsl": (1, 0), "seeds_agl": (2, 0), "agl": (2, 1)}
@@ -47,6 +50,7 @@ class RunData:
             raise InputError(f"run directory not found: {root}")
         if not (root / "config.yaml").is_file() and not any(root.glob("stage_*")):
             raise InputError(f"{root} is not an agcl run directory (no config.yaml and no stage_* folders)")
+        _warn_unreadable_json(root / "eval" / "summary.json")
         return cls(root=root, config=_read_yaml(root / "config.yaml"))
 
     @property
@@ -113,6 +117,16 @@ class RunData:
         return node
 
 
+def _warn_unreadable_json(path: Path) -> None:
+    """Warn (naming it) about a JSON artifact that exists but does not parse; the report goes on."""
+    if not path.is_file():
+        return
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("%s: unreadable JSON (%s); ignored - re-run `agcl evaluate` to rewrite it", path, exc)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
@@ -145,6 +159,7 @@ def read_jsonl(path: Path) -> pd.DataFrame:
             obj = json.loads(line)
         except json.JSONDecodeError:
             if n == len(lines):
+                log.warning("%s:%d: half-written last line (a killed run?) ignored", path, n)
                 break
             raise InputError(f"{path}:{n}: not a JSON object") from None
         if not isinstance(obj, dict):

@@ -16,8 +16,6 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 from PIL import Image
@@ -29,6 +27,7 @@ from agcl.data.phantom.spec import PhantomSpec
 from agcl.errors import InputError
 from agcl.io import write_json_atomic, write_text_atomic
 from agcl.labels import BOX_LABELS, LABEL_INDEX, NO_FINDING
+from agcl.workers import spawn_pool
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +154,7 @@ def _render_all(plans: list[ImagePlan], spec: PhantomSpec, seed: int, tmp: Path,
         results = map(_render_chunk, jobs)
         pool = None
     else:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+        pool = spawn_pool(workers)
         results = pool.map(_render_chunk, jobs)
     try:
         for res in results:
