@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -57,3 +58,18 @@ def test_bad_lexicon_files_are_input_errors(tmp_path: Path, name: str, body: str
         load_lexicon(lex_dir)
     with pytest.raises(InputError, match="lexicon file not found"):
         load_lexicon(tmp_path / "nowhere")
+
+
+def test_lexicon_without_the_uncertainty_keys_turns_those_rules_off(tmp_path: Path, miner: ReportMiner) -> None:
+    lex_dir = _copy(tmp_path)
+    context = (lex_dir / "context.yaml").read_text()
+    context = re.sub(r"\nalternatives: .*\n", "\n", context)
+    context = re.sub(r"\nlist_cues: [^\]]*\]\n", "\n", context)
+    (lex_dir / "context.yaml").write_text(context)
+    text = [("r", "Left basilar atelectasis/scarring. Differential diagnosis includes infiltrate, edema.")]
+    old = aggregate(ReportMiner(load_lexicon(lex_dir)).mine(text))
+    new = aggregate(miner.mine(text))
+    assert dict(zip(old["label"], old["status"], strict=True)) == {
+        "Atelectasis": "positive", "Edema": "positive", "Infiltration": "uncertain"}
+    assert dict(zip(new["label"], new["status"], strict=True)) == {
+        "Atelectasis": "uncertain", "Edema": "uncertain", "Infiltration": "uncertain"}

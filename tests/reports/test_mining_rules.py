@@ -42,6 +42,8 @@ CASES = [
     ("Pneumothorax: none. Effusion: small on the left.",
      {"Pneumothorax": ("negative", "none"), "Effusion": ("positive", "mild")}),
     ("Pulmonary edema is unlikely.", {"Edema": ("negative", "none")}),
+    ("No evidence of pleural effusion.. Mild cardiomegaly.",   # ".." is one token and ends the sentence
+     {"Effusion": ("negative", "none"), "Cardiomegaly": ("positive", "mild")}),
     # uncertainty
     ("Possible small right pleural effusion.", {"Effusion": ("uncertain", "none")}),
     ("Basilar opacity may represent atelectasis.", {"Atelectasis": ("uncertain", "none")}),

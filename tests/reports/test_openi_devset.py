@@ -3,7 +3,10 @@
 The gold files hold only report ids and labels (the report text is CC BY-NC-ND and stays in
 ../shared/data). ``openi_dev_gold.csv`` (100 reports) was used while writing the rules;
 ``openi_heldout_gold.csv`` (50 reports) was annotated before its first evaluation (some later fixes
-followed its errors); ``openi_heldout2_gold.csv`` (40 reports) was annotated after the rules were frozen.
+followed its errors); ``openi_heldout2_gold.csv`` (40 reports) was annotated after the rules were frozen;
+``openi_heldout3_gold.csv`` (64 hedge-rich reports) was drawn and annotated before the rules for
+alternatives and hedges were written and scored once after they were frozen. All four follow the
+convention of docs/mining.md (a finding offered as one of alternatives is uncertain).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from agcl.reports.mining import ReportMiner
 from agcl.reports.readers import read_openi
 
 DATA = Path(__file__).parent / "data"
-GOLD_FILES = ("openi_dev_gold.csv", "openi_heldout_gold.csv", "openi_heldout2_gold.csv")
+GOLD_FILES = ("openi_dev_gold.csv", "openi_heldout_gold.csv", "openi_heldout2_gold.csv", "openi_heldout3_gold.csv")
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +31,7 @@ def openi_table(openi_reports: Path, miner: ReportMiner):
         gold_ids |= set(load_gold(DATA / name)["report_id"])
     reports = read_openi(openi_reports, stems={i.removeprefix("CXR") for i in gold_ids}).reports
     assert {r[0] for r in reports} == gold_ids
-    assert len(gold_ids) == 190
+    assert len(gold_ids) == 254
     return aggregate(miner.mine(reports))
 
 
@@ -37,4 +40,7 @@ def openi_table(openi_reports: Path, miner: ReportMiner):
 def test_openi_gold_targets(openi_table, name: str) -> None:
     s = score(openi_table, load_gold(DATA / name))
     assert s["f1"] >= 0.95, s
-    assert s["severity_accuracy"] >= 0.95, s
+    assert s["pair_f1"] >= 0.98, s
+    assert s["status_macro_f1"] >= 0.95 and s["f1_uncertain"] >= 0.90, s
+    assert s["f1_negative"] >= 0.98, s
+    assert s["severity_accuracy"] >= 0.97, s

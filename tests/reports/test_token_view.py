@@ -14,6 +14,7 @@ TEXTS = [
     "No effusion. Small pneumothorax!  Is there edema? Yes.",
     'Heart is "normal." Lungs clear... XXXX-filled loops.\n\nIMPRESSION 1. No acute disease.',
     "FINDINGS no pneumothorax\n\nsmall effusion. . ?",
+    "No evidence of effusion.. Mild opacities are atelectatic or scar.",
     "Mild cardiomegaly (stable). Left base atelectasis/scarring; no edema.",
 ]
 

@@ -22,7 +22,7 @@ from spacy.tokens import Doc
 from agcl.reports.lexicon import Lexicon
 
 #: Sentence-ending characters; "\n\n" is the blank line that separates report sections.
-SENTENCE_PUNCT = frozenset([".", "!", "?", "\n\n"])
+SENTENCE_PUNCT = frozenset([".", "..", "!", "?", "\n\n"])
 
 
 @dataclass(frozen=True)
