@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from agcl.config.schema import RuntimeConfig
@@ -51,6 +53,13 @@ class RuntimeEnv:
     def grad_scaler(self) -> torch.amp.GradScaler:
         """A GradScaler that is enabled only for fp16."""
         return torch.amp.GradScaler(self.device.type, enabled=self.use_scaler)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch, numpy's legacy global RNG and ``random`` (done by the training loop at the start of a fit)."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
 
 
 def resolve_device(name: str, local_rank: int = 0, option: str = "runtime.device") -> torch.device:

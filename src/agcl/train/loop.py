@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import Dataset
@@ -35,7 +33,7 @@ from torch.utils.data import Dataset
 from agcl.config.schema import OptimConfig, RuntimeConfig
 from agcl.errors import AgclError
 from agcl.train import checkpoint as ckpt
-from agcl.train.device import RuntimeEnv, setup_runtime
+from agcl.train.device import RuntimeEnv, seed_everything, setup_runtime
 from agcl.train.distributed import all_reduce_sums, barrier
 from agcl.train.epoch import LossFn, evaluate_losses, train_one_epoch
 from agcl.train.metrics_log import MetricsLogger, truncate_stage_events
@@ -125,13 +123,6 @@ class MethodEntry(nn.Module):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return getattr(self.inner, self.method)(*args, **kwargs)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed torch, numpy's legacy global RNG and ``random`` (the runtime's job, at the start of a fit)."""
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-    random.seed(seed)
 
 
 def fit(model: nn.Module, loss_fn: LossFn, train_data: DataSource, val_data: Dataset | None,
