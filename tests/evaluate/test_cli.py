@@ -100,7 +100,7 @@ def test_evaluate_model_is_pure_and_upsample_after_exact(tiny_eval):
     preds = read_predictions(stage)
     ids, maps = read_heatmaps(stage, mmap=False)
     copies = [test.images.copy(), preds.copy(), test.gt.copy(), test.sizes.copy(), maps.copy()]
-    settings = EvalSettings(boxes=BoxSettings(method="wang2017", upsample="after"))
+    settings = EvalSettings(boxes=BoxSettings(generator="wang2017", upsample="after"))
     res = evaluate_model("m", test.images, preds, ids, maps, test.gt, test.sizes, settings)
     for before, after in zip(copies[:4], [test.images, preds, test.gt, test.sizes], strict=True):
         assert before.equals(after)

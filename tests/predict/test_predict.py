@@ -58,7 +58,7 @@ def test_predict_real_nih_images(nih_dir: Path, checkpoint: Path, tmp_path: Path
     assert (box > SIZE).any()  # boxes are in the 1024 frame, not the model's 64-pixel input
     # exact mapping: boxes in the S×S grid scaled by 1024/S equal what predict wrote
     first = res.probabilities["image"].iloc[0]
-    grid = heatmaps_to_boxes(res.heatmaps[0], SIZE, SIZE, BoxSettings(method="cam20", upsample_size=SIZE))
+    grid = heatmaps_to_boxes(res.heatmaps[0], SIZE, SIZE, BoxSettings(generator="cam20", upsample_size=SIZE))
     np.testing.assert_allclose(res.boxes_of(first)[["x0", "y0", "x1", "y1"]].to_numpy(), grid.boxes * 1024 / SIZE)
     # files on disk agree with the returned object
     written = pd.read_csv(out / "predictions.csv")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from agcl.boxes.generators import METHODS, BoxSettings
+from agcl.boxes.generators import GENERATORS, BoxSettings
 from agcl.errors import ConfigError, InputError
 from agcl.inference.inputs import Failure, LoadedImage, iter_loaded, scan_inputs
 from agcl.inference.predictor import (
@@ -79,8 +79,8 @@ def predict_paths(
         overlay_dir: when given, overlay PNGs are written there while predicting.
         progress: show a rich progress bar.
     """
-    if generator not in METHODS:
-        raise ConfigError(f"unknown box generator {generator!r} (choices: {', '.join(METHODS)})")
+    if generator not in GENERATORS:
+        raise ConfigError(f"unknown box generator {generator!r} (choices: {', '.join(GENERATORS)})")
     if batch_size < 1:
         raise ConfigError(f"batch size must be >= 1, got {batch_size}")
     files, failures = scan_inputs(inputs)
@@ -88,7 +88,7 @@ def predict_paths(
         log.warning("rejected: %s", f.error)
     if not files:
         raise InputError("no image files to predict (inputs: " + ", ".join(str(p) for p in inputs) + ")")
-    settings = BoxSettings(method=generator, upsample_size=loaded.image_size)
+    settings = BoxSettings(generator=generator, upsample_size=loaded.image_size)
     writer = _OverlayWriter(Path(overlay_dir)) if overlay_dir is not None else None
     rows, box_frames, cam_list = [], [], []
     batch: list[LoadedImage] = []
