@@ -35,6 +35,7 @@ def predict(
     generator: str = "cam20",
     box_threshold: float = 0.5,
     progress: bool = False,
+    heatmap: str = "cam",
 ) -> PredictionSet:
     """Predict the 14 labels, heatmaps and boxes for image files or folders (mirrors ``agcl predict``).
 
@@ -48,6 +49,7 @@ def predict(
         generator: heatmap→box generator, ``cam20`` or ``wang2017``.
         box_threshold: make boxes for labels whose probability is at least this (0 = all labels).
         progress: show a progress bar.
+        heatmap: heatmap source for boxes and overlays: ``cam`` (exact CAM) | ``gradcam`` | ``gradcampp``.
 
     Returns:
         A :class:`~agcl.inference.predictor.PredictionSet`: ``.probabilities``, ``.boxes`` (original
@@ -56,7 +58,7 @@ def predict(
     from agcl.inference.driver import predict as _predict
 
     return _predict(checkpoint, images, out=out, overlays=overlays, batch_size=batch_size, device=device,
-                    generator=generator, box_threshold=box_threshold, progress=progress)
+                    generator=generator, box_threshold=box_threshold, progress=progress, heatmap=heatmap)
 
 
 def report(run_dir: PathLike, *, seed: int = 0, n_random: int = 1, tile: int = 256) -> Path:

@@ -33,6 +33,7 @@ def predict(
     box_threshold: Annotated[float, typer.Option("--box-threshold", min=0.0, max=1.0,
                                                  help="Make boxes for labels with probability >= this (0 = all 14).")] = 0.5,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    heatmap: Annotated[str, typer.Option("--heatmap", help="Heatmap source for boxes and overlays: cam | gradcam | gradcampp.")] = "cam",
 ) -> None:
     """Predict the 14 labels, heatmaps and boxes for image files; write them into --out.
 
@@ -43,7 +44,7 @@ def predict(
     from agcl.inference.driver import predict as run_predict
 
     result = run_predict(checkpoint, inputs, out=out, overlays=overlays, batch_size=batch_size, device=device,
-                         generator=generator, box_threshold=box_threshold, progress=progress)
+                         generator=generator, box_threshold=box_threshold, progress=progress, heatmap=heatmap)
     n_ok, n_bad = len(result.probabilities), len(result.failures)
     typer.echo(f"predicted {n_ok} image(s), {len(result.boxes)} box(es) -> {out}")
     if n_bad:

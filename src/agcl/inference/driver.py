@@ -67,6 +67,7 @@ def predict_paths(
     box_threshold: float = 0.5,
     overlay_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
+    heatmap: str = "cam",
 ) -> PredictionSet:
     """Predict every image found in ``inputs`` (files and folders) with a loaded model.
 
@@ -78,7 +79,11 @@ def predict_paths(
         box_threshold: boxes are made for labels with probability >= this (0 = every label).
         overlay_dir: when given, overlay PNGs are written there while predicting.
         progress: show a rich progress bar.
+        heatmap: heatmap source: ``cam`` | ``gradcam`` | ``gradcampp`` (boxes and overlays use it).
     """
+    from agcl.evaluation.settings import HEATMAP_SOURCES, check_choice
+
+    check_choice("heatmap", heatmap, HEATMAP_SOURCES)
     if generator not in GENERATORS:
         raise ConfigError(f"unknown box generator {generator!r} (choices: {', '.join(GENERATORS)})")
     if batch_size < 1:
@@ -94,7 +99,7 @@ def predict_paths(
     batch: list[LoadedImage] = []
 
     def flush() -> None:
-        probs, cams = predict_batch(loaded, np.stack([b.resized for b in batch]))
+        probs, cams = predict_batch(loaded, np.stack([b.resized for b in batch]), heatmap)
         names = [b.image for b in batch]
         widths = np.array([b.width for b in batch], dtype=np.float64)
         heights = np.array([b.height for b in batch], dtype=np.float64)
@@ -127,7 +132,8 @@ def predict_paths(
     h, w = (cam_list[0].shape[-2:] if cam_list else (0, 0))
     heatmaps = np.concatenate(cam_list) if cam_list else np.zeros((0, len(LABELS), h, w), np.float32)
     info = {"checkpoint": loaded.checkpoint, "model_spec": loaded.spec, "image_size": loaded.image_size,
-            "box_threshold": box_threshold, "boxes": settings.describe(), "frame": "original image pixels"}
+            "box_threshold": box_threshold, "boxes": settings.describe(), "heatmap": heatmap,
+            "frame": "original image pixels"}
     fail_df = pd.DataFrame([(f.image, f.error) for f in failures], columns=["image", "error"])
     return PredictionSet(probabilities, boxes, heatmaps, fail_df, info)
 
@@ -143,6 +149,7 @@ def predict(
     generator: str = "cam20",
     box_threshold: float = 0.5,
     progress: bool = False,
+    heatmap: str = "cam",
 ) -> PredictionSet:
     """Load a checkpoint, predict files/folders, and (with ``out``) write the output files.
 
@@ -159,7 +166,7 @@ def predict(
         raise ConfigError("overlays need an output folder (out=...)")
     loaded = load_model(checkpoint, device)
     result = predict_paths(loaded, list(inputs), batch_size=batch_size, generator=generator,
-                           box_threshold=box_threshold, progress=progress,
+                           box_threshold=box_threshold, progress=progress, heatmap=heatmap,
                            overlay_dir=(out_dir / "overlays") if overlays and out_dir is not None else None)
     if out_dir is not None:
         write_outputs(result, out_dir)
