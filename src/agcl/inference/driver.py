@@ -52,8 +52,9 @@ class _OverlayWriter:
         labels = list(dict.fromkeys(boxes["label"])) or [LABELS[int(np.argmax(probs))]]
         for label in labels:
             k = LABELS.index(label)
-            pred = boxes.loc[boxes["label"] == label, ["x0", "y0", "x1", "y1"]].to_numpy(dtype=float)
-            rgb = overlay(item.original, cams[k], pred_boxes=pred, box_frame=(item.width, item.height),
+            mine = boxes[boxes["label"] == label]
+            rgb = overlay(item.original, cams[k], pred_boxes=mine[["x0", "y0", "x1", "y1"]].to_numpy(dtype=float),
+                          pred_scores=mine["score"].to_numpy(dtype=float), box_frame=(item.width, item.height),
                           size=min(512, max(item.width, item.height)))
             save_png(self.folder / f"{stem}__{label}.png", rgb)
 
