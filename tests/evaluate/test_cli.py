@@ -139,6 +139,7 @@ def test_calibration_outputs_leave_the_main_tables_unchanged(tiny_eval, tmp_path
     assert grid["selected"].sum() == 1 and set(grid["setting"]) == {"fixed", "grid"}
     calibrated = pd.read_csv(on / "calibrated.csv")
     assert set(calibrated["settings"]) == {"fixed", "calibrated"}
+    assert (calibrated["t"] == 0.25).all() and (calibrated["heatmap"] == "cam").all() and (grid["criterion"] == "iobb").all()
     mba = pd.read_csv(on / "maxboxacc.csv").set_index(["model", "label"])
     assert mba.loc[("bsl", "Total"), "n"] == 4 and mba.loc[("bsl", "Total"), "maxboxacc_v2"] > 0.5
     curve = pd.read_csv(on / "maxboxacc_curve.csv")

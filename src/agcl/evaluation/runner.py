@@ -95,7 +95,7 @@ def run_evaluation(*, index_dir: Path, stages: list[Path], names: list[str], con
                "models": {r.name: r.info["source"] for r in results}}
     written = write_tables(out, results, settings.describe(), context)
     if split is not None:
-        written += write_calibration(out, results, split, settings.calibration())
+        written += write_calibration(out, results, split, settings.calibration(), settings.describe())
     auc = auc_wide(results).set_index("Model").T.reset_index().rename(columns={"index": "Disease"})
     _print(auc, f"Table 1 — AUC (test, n={len(test.images)})", 4)
     for r in results:  # one compact Table 2 per model; summary.md has them side by side

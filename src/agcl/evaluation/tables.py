@@ -147,10 +147,12 @@ def write_tables(out_dir, results: list[ModelResult], settings: dict, context: d
     return [*written, out / "summary.json", out / "summary.md"]
 
 
-def write_calibration(out_dir, results: list[ModelResult], split: pd.DataFrame, how: dict) -> list[Path]:
+def write_calibration(out_dir, results: list[ModelResult], split: pd.DataFrame, how: dict,
+                      settings: dict) -> list[Path]:
     """Write ``calibration_split.csv`` (image_id, patient_id, part), ``calibration_grid.csv`` (every candidate
     on the calibration part), ``calibrated.csv`` (Table 2 on the box-test part, fixed vs selected settings)
-    and ``calibration.json`` (how the split was made, counts, the selection per model)."""
+    and ``calibration.json`` (how the split was made, counts, the selection per model). Columns of
+    ``settings`` that a candidate does not vary are added to both CSVs."""
     out = Path(out_dir)
     frames = {"calibration_grid.csv": [], "calibrated.csv": []}
     for r in results:
@@ -162,6 +164,9 @@ def write_calibration(out_dir, results: list[ModelResult], split: pd.DataFrame, 
     for fname, parts in frames.items():
         df = pd.concat(parts, ignore_index=True)
         df = df[["model", *[c for c in df.columns if c != "model"]]]
+        for k, v in settings.items():  # the settings the candidates share (t, criterion, heatmap, …)
+            if k not in df.columns:
+                df[k] = v
         write_with_atomic(out / fname, lambda tmp, df=df: df.to_csv(tmp, index=False, float_format="%.6g"))
         written.append(out / fname)
     counts = split.groupby("part").agg(images=("image_id", "size"), patients=("patient_id", "nunique"))
