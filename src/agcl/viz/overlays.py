@@ -64,15 +64,15 @@ def _colour_bar(draw: ImageDraw.ImageDraw, out_w: int, out_h: int, cmap: str, fl
     """A vertical colour bar in the top-right corner: map maximum at the top, minimum at the bottom;
     the part below ``floor`` (drawn transparent on the image) is greyed."""
     bar_w, bar_h, margin = max(6, out_w // 40), max(20, int(out_h * 0.35)), max(3, out_w // 80)
-    x0, y0 = out_w - margin - bar_w, margin + 10
+    x0, y0 = out_w - margin - bar_w, margin + 4
     values = np.linspace(1.0, 0.0, bar_h)
     colours = _colormap(values[:, None], cmap)[:, 0]
     for i, (v, c) in enumerate(zip(values, colours, strict=True)):
         fill = tuple(int(x) for x in (c if v > floor else 0.5 * c + 64))
         draw.line([x0, y0 + i, x0 + bar_w - 1, y0 + i], fill=fill)
     draw.rectangle([x0 - 1, y0 - 1, x0 + bar_w, y0 + bar_h], outline=(255, 255, 255))
-    draw.text((x0 - 2, y0 - 11), "hi", fill=(255, 255, 255))
-    draw.text((x0 - 2, y0 + bar_h + 1), "lo", fill=(255, 255, 255))
+    draw.text((x0 - 13, y0 - 4), "hi", fill=(255, 255, 255))  # left of the bar, at its ends
+    draw.text((x0 - 13, y0 + bar_h - 7), "lo", fill=(255, 255, 255))
 
 
 def _top_boxes(boxes: Iterable[Box], scores: Sequence[float] | None, max_boxes: int | None):
