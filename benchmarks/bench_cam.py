@@ -35,10 +35,10 @@ def _cheap_vs_full(size: int, n: int = 200, seed: int = 0) -> dict[str, float]:
         for _ in range(rng.integers(1, 4)):
             cy, cx, s = rng.uniform(2, 14), rng.uniform(2, 14), rng.uniform(0.8, 3.0)
             m += rng.uniform(0.3, 1.0) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * s * s))
-    full = heatmaps_to_boxes(maps, 1024, 1024, BoxSettings(method="cam20", upsample_size=size)).boxes
+    full = heatmaps_to_boxes(maps, 1024, 1024, BoxSettings(generator="cam20", upsample_size=size)).boxes
     out = {}
-    for name, st in (("before128", BoxSettings(method="cam20", upsample_size=128)),
-                     ("after", BoxSettings(method="cam20", upsample="after"))):
+    for name, st in (("before128", BoxSettings(generator="cam20", upsample_size=128)),
+                     ("after", BoxSettings(generator="cam20", upsample="after"))):
         out[name] = float(np.diag(iou(full, heatmaps_to_boxes(maps, 1024, 1024, st).boxes)).mean())
     return out
 
@@ -90,9 +90,9 @@ def main() -> None:
     x = torch.rand(args.batch, 1, args.size, args.size, generator=torch.Generator().manual_seed(0))
     variants = {}
     for m in ("wang2017", "cam20"):
-        variants[f"{m}_before{args.size}"] = BoxSettings(method=m, upsample="before", upsample_size=args.size)
-        variants[f"{m}_before128"] = BoxSettings(method=m, upsample="before", upsample_size=128)
-        variants[f"{m}_after"] = BoxSettings(method=m, upsample="after")
+        variants[f"{m}_before{args.size}"] = BoxSettings(generator=m, upsample="before", upsample_size=args.size)
+        variants[f"{m}_before128"] = BoxSettings(generator=m, upsample="before", upsample_size=128)
+        variants[f"{m}_after"] = BoxSettings(generator=m, upsample="after")
     times: dict[str, list[float]] = {"plain": [], "infer": [], "cam_only": [], **{k: [] for k in variants}}
     n_boxes: dict[str, int] = {}
 

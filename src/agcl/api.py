@@ -35,6 +35,7 @@ def predict(
     generator: str = "cam20",
     box_threshold: float = 0.5,
     progress: bool = False,
+    heatmap: str = "cam",
 ) -> PredictionSet:
     """Predict the 14 labels, heatmaps and boxes for image files or folders (mirrors ``agcl predict``).
 
@@ -48,6 +49,7 @@ def predict(
         generator: heatmap→box generator, ``cam20`` or ``wang2017``.
         box_threshold: make boxes for labels whose probability is at least this (0 = all labels).
         progress: show a progress bar.
+        heatmap: heatmap source for boxes and overlays: ``cam`` (exact CAM) | ``gradcam`` | ``gradcampp``.
 
     Returns:
         A :class:`~agcl.inference.predictor.PredictionSet`: ``.probabilities``, ``.boxes`` (original
@@ -56,7 +58,7 @@ def predict(
     from agcl.inference.driver import predict as _predict
 
     return _predict(checkpoint, images, out=out, overlays=overlays, batch_size=batch_size, device=device,
-                    generator=generator, box_threshold=box_threshold, progress=progress)
+                    generator=generator, box_threshold=box_threshold, progress=progress, heatmap=heatmap)
 
 
 def report(run_dir: PathLike, *, seed: int = 0, n_random: int = 1, tile: int = 256) -> Path:
@@ -74,34 +76,38 @@ def evaluate_stages(
     controls: Sequence[str] = (),
     out: PathLike | None = None,
     cache: PathLike | None = None,
-    generator: str = "wang2017",
-    t: float = 0.25,
-    criterion: str = "iobb",
-    scope: str = "gt_images",
-    threshold: float = 0.5,
-    upsample: str = "before",
-    upsample_size: int = 0,
-    connectivity: int = 8,
-    normalization: str = "minmax",
-    bootstrap: int = 0,
-    seed: int = 0,
     control_size: int = 0,
+    device: str = "auto",
+    settings: Any = None,
+    **options: Any,
 ) -> list[Any]:
-    """Tables 1 and 2 for stage folders and/or controls on the test split (mirrors ``agcl evaluate``).
+    """Tables 1 and 2, MaxBoxAcc/V2 and the calibration split for stage folders and/or controls on the test
+    split (mirrors ``agcl evaluate``).
 
-    Writes ``auc.csv``, ``localization.csv``, ``summary.md`` … into ``out`` (default: ``eval/`` beside
-    the first stage) and returns one :class:`agcl.evaluation.ModelResult` per model (``.auc``,
-    ``.localization``, ``.boxes`` DataFrames). Options mean what the CLI's ``--help`` says.
+    Evaluation settings are either ``settings`` (an :class:`agcl.evaluation.settings.EvalSettings`) or
+    keyword ``options`` with the CLI's names and defaults (``generator="wang2017"``, ``t=0.25``,
+    ``criterion``, ``scope``, ``threshold``, ``upsample``, ``upsample_size``, ``connectivity``,
+    ``normalization``, ``bootstrap``, ``seed``, ``heatmap``, ``pointing_tolerance``,
+    ``calibration_fraction``, ``calibration_file``; see :func:`agcl.evaluation.settings.eval_settings`).
+    Writes ``auc.csv``, ``localization.csv``, ``summary.md`` … into ``out`` (default: ``eval/`` beside the
+    first stage) and returns one :class:`agcl.evaluation.ModelResult` per model (``.auc``,
+    ``.localization``, ``.maxboxacc``, ``.boxes`` DataFrames).
     """
+    from agcl.errors import ConfigError
     from agcl.evaluation.runner import run_evaluation
+    from agcl.evaluation.settings import eval_settings
 
+    if settings is not None and options:
+        raise ConfigError(f"give either settings or options, not both (options: {sorted(options)})")
+    try:
+        settings = settings if settings is not None else eval_settings(**options)
+    except TypeError as exc:  # an unknown keyword
+        raise ConfigError(str(exc)) from None
     stage_list = [stages] if isinstance(stages, str | os.PathLike) else list(stages)
     return run_evaluation(
         index_dir=Path(index_dir), stages=[Path(s) for s in stage_list], names=list(names), controls=list(controls),
         out=Path(out) if out is not None else None, cache=Path(cache) if cache is not None else None,
-        generator=generator, t=t, criterion=criterion, scope=scope, threshold=threshold, upsample=upsample,
-        upsample_size=upsample_size, connectivity=connectivity, normalization=normalization, bootstrap=bootstrap,
-        seed=seed, control_size=control_size)
+        settings=settings, control_size=control_size, device=device)
 
 
 #: ``agcl.evaluate(...)`` mirrors the ``agcl evaluate`` command.

@@ -62,13 +62,13 @@ def test_constant_and_negative_maps_give_no_boxes():
 def test_batched_equals_single_and_settings_validation():
     rng = np.random.default_rng(0)
     maps = rng.random((5, 8, 8)).astype(np.float32)
-    det = heatmaps_to_boxes(maps, 64, 64, BoxSettings(method="wang2017", upsample_size=32), chunk=2)
+    det = heatmaps_to_boxes(maps, 64, 64, BoxSettings(generator="wang2017", upsample_size=32), chunk=2)
     for m in range(5):
         b, s = heatmap_to_boxes(maps[m], "wang2017", upsample_size=32, width=64, height=64)
         np.testing.assert_allclose(det.boxes[det.map_index == m], b)
         np.testing.assert_allclose(det.scores[det.map_index == m], s)
-    with pytest.raises(ValueError, match="method"):
-        BoxSettings(method="cam30")
+    with pytest.raises(ValueError, match="generator"):
+        BoxSettings(generator="cam30")
 
 
 @pytest.mark.realdata
@@ -84,7 +84,7 @@ def test_real_bbox_list_painted_maps_recall_precision_one(nih_dir):
     lo, hi = np.floor(cells[:, :2]).astype(int), np.ceil(cells[:, 2:]).astype(int)
     for i in range(len(gt)):  # one painted map per GT box
         maps[i, lo[i, 1]:hi[i, 1], lo[i, 0]:hi[i, 0]] = 1.0
-    det = heatmaps_to_boxes(maps, side, side, BoxSettings(method="cam20", upsample="after"))
+    det = heatmaps_to_boxes(maps, side, side, BoxSettings(generator="cam20", upsample="after"))
     assert np.array_equal(det.map_index, np.arange(len(gt)))
     boxes = pd.DataFrame(det.boxes, columns=["x0", "y0", "x1", "y1"])
     boxes.insert(0, "label", gt["label"].to_numpy())

@@ -100,7 +100,7 @@ def test_evaluate_model_is_pure_and_upsample_after_exact(tiny_eval):
     preds = read_predictions(stage)
     ids, maps = read_heatmaps(stage, mmap=False)
     copies = [test.images.copy(), preds.copy(), test.gt.copy(), test.sizes.copy(), maps.copy()]
-    settings = EvalSettings(boxes=BoxSettings(method="wang2017", upsample="after"))
+    settings = EvalSettings(boxes=BoxSettings(generator="wang2017", upsample="after"))
     res = evaluate_model("m", test.images, preds, ids, maps, test.gt, test.sizes, settings)
     for before, after in zip(copies[:4], [test.images, preds, test.gt, test.sizes], strict=True):
         assert before.equals(after)
@@ -118,3 +118,38 @@ def test_evaluate_requires_cache_manifest(tiny_eval):
     shutil.rmtree(index / f"cache_{S}")
     res = CliRunner().invoke(app, ["evaluate", str(index), "--stage", str(stage)])
     assert res.exit_code == 2 and "agcl prepare" in res.output
+
+
+def test_calibration_outputs_leave_the_main_tables_unchanged(tiny_eval, tmp_path):
+    index, stage = tiny_eval
+    on, off = tmp_path / "on", tmp_path / "off"
+    for out, frac in ((on, "0.4"), (off, "0")):
+        res = CliRunner().invoke(app, ["evaluate", str(index), "--stage", str(stage), "--out", str(out),
+                                       "--calibration-fraction", frac])
+        assert res.exit_code == 0, res.output
+    for f in ("auc.csv", "localization.csv", "wang.csv", "iou.csv", "pointing.csv", "maxboxacc.csv", "boxes_bsl.csv"):
+        assert (on / f).read_bytes() == (off / f).read_bytes(), f
+    assert not (off / "calibration_split.csv").exists()
+    split = pd.read_csv(on / "calibration_split.csv")
+    assert sorted(split["image_id"]) == ["img000.png", "img001.png", "img002.png"]
+    assert (split["part"] == "calibration").sum() == 1  # round(0.4 × 3) images, whole patients
+    info = json.loads((on / "calibration.json").read_text())
+    assert info["split"]["calibration_fraction"] == 0.4 and info["split"]["by"] == "patient"
+    grid = pd.read_csv(on / "calibration_grid.csv")
+    assert grid["selected"].sum() == 1 and set(grid["setting"]) == {"fixed", "grid"}
+    calibrated = pd.read_csv(on / "calibrated.csv")
+    assert set(calibrated["settings"]) == {"fixed", "calibrated"}
+    assert (calibrated["t"] == 0.25).all() and (calibrated["heatmap"] == "cam").all() and (grid["criterion"] == "iobb").all()
+    mba = pd.read_csv(on / "maxboxacc.csv").set_index(["model", "label"])
+    assert mba.loc[("bsl", "Total"), "n"] == 4 and mba.loc[("bsl", "Total"), "maxboxacc_v2"] > 0.5
+    curve = pd.read_csv(on / "maxboxacc_curve.csv")
+    assert len(curve[(curve["model"] == "bsl") & (curve["label"] == "Total")]) == 2 * 3 * 100
+    assert "MaxBoxAcc" in (on / "summary.md").read_text()
+
+
+def test_evaluate_gradcam_source_needs_a_checkpoint(tiny_eval):
+    index, stage = tiny_eval
+    res = CliRunner().invoke(app, ["evaluate", str(index), "--stage", str(stage), "--heatmap", "gradcam"])
+    assert res.exit_code == 2 and "checkpoint.pt not found" in res.output
+    res = CliRunner().invoke(app, ["evaluate", str(index), "--stage", str(stage), "--heatmap", "gradcamm"])
+    assert res.exit_code == 2 and "did you mean 'gradcam'" in res.output

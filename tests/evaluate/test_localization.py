@@ -84,3 +84,9 @@ def test_threshold_sweep_and_pointing_game():
     pg = pointing_game(maps, pairs, GT, [100, 100, 100], [100, 100, 100], ["Mass", "Nodule"]).set_index("label")
     assert pg.loc["Mass", ["n", "hits"]].tolist() == [2, 2] and pg.loc["Nodule", "hits"] == 0
     assert pg.loc["Total", "accuracy"] == pytest.approx(2 / 3)
+    assert (pg["tolerance_px"] == 0).all()
+    # (55,55) is hypot(35,35) = 49.5 px from the Nodule box (10,10,20,20): a hit only with tolerance >= 49.5
+    near = pointing_game(maps, pairs, GT, [100] * 3, [100] * 3, ["Mass", "Nodule"], tolerance=50).set_index("label")
+    far = pointing_game(maps, pairs, GT, [100] * 3, [100] * 3, ["Mass", "Nodule"], tolerance=49).set_index("label")
+    assert near.loc["Nodule", "hits"] == 1 and far.loc["Nodule", "hits"] == 0
+    assert near.loc["Total", "tolerance_px"] == 50.0

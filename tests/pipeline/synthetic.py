@@ -71,7 +71,7 @@ def tiny_config(paths: dict, *, rounds: int = 1, severity: bool = True, extra: t
             "model.backbone=tiny", "model.pretrained=none", "optim.max_epochs=1", "optim.lr=0.01",
             "runtime.device=cpu", "runtime.progress=false", "curriculum.epochs_per_stage=1",
             f"curriculum.labels=[{','.join(CLASSES)}]", "curriculum.min_positives=2", "seeds.target=0.6",
-            f"refine.rounds={rounds}", f"source.truth_boxes={paths['truth']}", "eval.box_method=cam20"]
+            f"refine.rounds={rounds}", f"source.truth_boxes={paths['truth']}", "eval.generator=cam20"]
     if severity and paths.get("severity"):
         sets.append(f"source.severity={paths['severity']}")
     return sets + list(extra)

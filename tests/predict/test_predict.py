@@ -58,7 +58,7 @@ def test_predict_real_nih_images(nih_dir: Path, checkpoint: Path, tmp_path: Path
     assert (box > SIZE).any()  # boxes are in the 1024 frame, not the model's 64-pixel input
     # exact mapping: boxes in the S×S grid scaled by 1024/S equal what predict wrote
     first = res.probabilities["image"].iloc[0]
-    grid = heatmaps_to_boxes(res.heatmaps[0], SIZE, SIZE, BoxSettings(method="cam20", upsample_size=SIZE))
+    grid = heatmaps_to_boxes(res.heatmaps[0], SIZE, SIZE, BoxSettings(generator="cam20", upsample_size=SIZE))
     np.testing.assert_allclose(res.boxes_of(first)[["x0", "y0", "x1", "y1"]].to_numpy(), grid.boxes * 1024 / SIZE)
     # files on disk agree with the returned object
     written = pd.read_csv(out / "predictions.csv")
@@ -154,3 +154,29 @@ def test_api_predict_in_memory_is_deterministic(checkpoint: Path, tmp_path: Path
     assert list(two.probabilities.columns[3:]) == list(LABELS) and two.heatmaps.shape[:2] == (3, len(LABELS))
     with pytest.raises(AgclError, match="kind 'binary'"):  # per-disease curriculum nets give no 14 labels
         agcl.predict(ckpts / "binary.pt", imgs, device="cpu")
+
+
+def test_predict_gradcam_heatmap_source(checkpoint: Path, tmp_path: Path) -> None:
+    import torch
+
+    import agcl
+    from agcl.cam.gradcam import gradient_cams
+    from agcl.inference.predictor import load_model
+
+    imgs = [_grey(tmp_path / f"{i}.png", (SIZE, SIZE), i) for i in range(2)]
+    cam = agcl.predict(checkpoint, imgs, device="cpu", box_threshold=0.0)
+    grad = agcl.predict(checkpoint, imgs, device="cpu", box_threshold=0.0, heatmap="gradcampp")
+    pd.testing.assert_frame_equal(cam.probabilities, grad.probabilities, atol=1e-6, rtol=0)
+    assert grad.settings["heatmap"] == "gradcampp" and (grad.heatmaps >= 0).all()
+    pixels = np.stack([np.asarray(Image.open(p)) for p in imgs])
+    x = torch.from_numpy(pixels).float().div_(255.0)[:, None]
+    _, ref = gradient_cams(load_model(checkpoint, "cpu").model, x, "gradcampp")
+    np.testing.assert_allclose(grad.heatmaps, ref.numpy(), rtol=1e-5, atol=1e-6)
+    out = tmp_path / "o"
+    r = CliRunner().invoke(app, ["predict", str(imgs[0]), "--checkpoint", str(checkpoint), "--out", str(out),
+                                 "--heatmap", "gradcam", "--overlays", "--box-threshold", "0", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert len(list((out / "overlays").glob("*.png"))) >= 1
+    r = CliRunner().invoke(app, ["predict", str(imgs[0]), "--checkpoint", str(checkpoint), "--out", str(out),
+                                 "--heatmap", "gradcamm"])
+    assert r.exit_code == 2 and "did you mean 'gradcam'" in r.output

@@ -21,7 +21,7 @@ def test_nih_mini_config_is_packaged_and_cpu_sized():
     assert (cfg.model.backbone, cfg.model.pretrained) == ("tiny", "none")  # nothing downloaded
     assert cfg.data.image_size <= 256 and cfg.runtime.device == "cpu"
     assert cfg.source.severity == "" and cfg.refine.agl and cfg.refine.rounds >= 1
-    assert cfg.refine.lam == 0.005 and cfg.eval.iobb == 0.25
+    assert cfg.refine.lam == 0.005 and cfg.eval.t == 0.25
 
 
 def test_documented_resnet18_override_loads_a_local_checkpoint(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from agcl.viz.gallery import box_mask, mass_inside, select_gallery
 from agcl.viz.html import esc, table
-from agcl.viz.overlays import GT_COLOUR, PRED_COLOUR, normalise_for_display, overlay
+from agcl.viz.overlays import GT_COLOUR, PRED_COLOUR, normalise_for_display, opacity, overlay
 
 
 def test_overlay_draws_boxes_in_the_display_frame() -> None:
@@ -19,9 +19,34 @@ def test_overlay_draws_boxes_in_the_display_frame() -> None:
     assert rgb.shape == (100, 50, 3) and rgb.dtype == np.uint8  # longest side 100, aspect kept
     assert tuple(rgb[10, 12]) == GT_COLOUR  # GT left edge at x=10/2=5..6, y=20/2=10..50
     assert tuple(rgb[60, 30]) == PRED_COLOUR  # predicted top edge at y=120/2=60
-    assert rgb[2, 2, 0] > rgb[95, 45, 0]  # hot corner is redder than the cold one
+    assert rgb[2, 2, 1] < 64 and rgb[2, 2, 2] < 64  # hot corner: jet's dark red (no green or blue)
+    assert (rgb[95, 45] == 128).all()  # cold corner: transparent heatmap, the grey radiograph
     plain = overlay(image)  # no heatmap, no boxes: the grey image in RGB
     assert (plain == 128).all()
+
+
+def test_overlay_opacity_follows_intensity_with_colour_bar_and_top_boxes() -> None:
+    image = np.full((100, 100), 128, dtype=np.uint8)
+    heat = np.zeros((10, 10), dtype=np.float32)
+    heat[6:9, 1:4] = 1.0  # hot block bottom-left; the rest is at the map minimum
+    np.testing.assert_allclose(opacity(np.array([[0.0, 0.25, 0.625, 1.0]]), 0.6, 0.25)[..., 0], [[0, 0, 0.3, 0.6]])
+    rgb = overlay(image, heat, size=100)
+    assert (rgb[30:50, 30:60] == 128).all()  # weak response: fully transparent, the radiograph untouched
+    assert rgb[75, 25, 1] < 64 and rgb[75, 25, 2] < 64  # hot block: jet's dark red
+    bar = rgb[10:40, 94, :]  # the colour bar, top right: hot colours at the top, cold at the bottom
+    assert bar[0, 0] > bar[0, 2] and bar[-1, 2] > bar[-1, 0]
+    assert (overlay(image, heat, size=100, colour_bar=False)[10:40, 94] == 128).all()
+    boxes = [(10, 10, 20, 20), (30, 10, 40, 20), (50, 10, 60, 20), (70, 10, 80, 20), (10, 60, 20, 70)]
+    scores = [0.9, 0.1, 0.8, 0.7, 0.2]
+    top = overlay(image, None, pred_boxes=boxes, pred_scores=scores, max_pred=3)
+    drawn = [tuple(top[(b[1] + b[3]) // 2, b[0]]) == PRED_COLOUR for b in boxes]  # left edge of each box
+    assert drawn == [True, False, True, True, False]  # the three highest scores only
+    assert (top[21:31, 10:20] != 128).any()  # a score label below the first box (no room above it)
+    assert (top[49:59, 10:20] == 128).all()  # the dropped box (score 0.2) gets no label above it
+    labelled = overlay(image, None, pred_boxes=[(10, 60, 20, 70)], pred_scores=[0.2])
+    assert (labelled[49:59, 10:20] != 128).any()  # ... while a kept one does
+    every = overlay(image, None, pred_boxes=boxes)  # without scores every box is drawn
+    assert all(tuple(every[(b[1] + b[3]) // 2, b[0]]) == PRED_COLOUR for b in boxes)
 
 
 def test_normalise_for_display_handles_constant_and_nan() -> None:

@@ -22,7 +22,7 @@ def _page(run: Path) -> str:
 
 def test_report_has_tables_figures_and_gallery(fake_run: Path) -> None:
     page = _page(fake_run)
-    for anchor in ("table1", "table2", "roc", "training", "seeds", "gallery"):
+    for anchor in ("table1", "table2", "maxboxacc", "anchors", "roc", "training", "seeds", "gallery"):
         assert f'id="{anchor}"' in page
     # Table 1: one column per evaluated model, one row per class with the paper's short names
     assert re.search(r"<th[^>]*>BSL</th>", page)
@@ -31,12 +31,15 @@ def test_report_has_tables_figures_and_gallery(fake_run: Path) -> None:
     assert re.search(r"<td[^>]*>Total</td>", page)
     assert "Recall BSL" in page
     figures = fake_run / "eval" / "figures"
-    for name in ("roc.png", "training.png", "seeds.png"):
+    for name in ("roc.png", "training.png", "seeds.png", "maxboxacc_curve.png"):
         assert (figures / name).stat().st_size > 1000
     gallery = sorted(figures.glob("gallery_*.png"))
     # Atelectasis and Effusion have GT boxes: best, worst, random each, in 2 heatmap stages
     assert len(gallery) == 2 * 3 * 2
-    assert page.count("data:image/png;base64,") == 3 + len(gallery)
+    assert page.count("data:image/png;base64,") == 4 + len(gallery)
+    assert "MaxBoxAcc BSL" in page and "V2 BSL" in page
+    # the fake index records no official split: no published rows beside ours, and the page says why
+    assert "split_source=unknown" in page and "Wang et al. 2017 (ResNet-50)" not in page
     assert "— best —" in page and "— worst —" in page and "— random —" in page
 
 

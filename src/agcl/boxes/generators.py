@@ -37,7 +37,7 @@ from scipy import ndimage
 
 from agcl.boxes.geometry import grid_to_original
 
-METHODS = ("wang2017", "cam20")
+GENERATORS = ("wang2017", "cam20")
 UPSAMPLE = ("before", "after")
 NORMALIZATIONS = ("minmax", "max")
 
@@ -46,7 +46,7 @@ NORMALIZATIONS = ("minmax", "max")
 class BoxSettings:
     """Heatmap → box options (see the module docstring for meanings and defaults)."""
 
-    method: str = "wang2017"
+    generator: str = "wang2017"
     upsample: str = "before"
     upsample_size: int = 512
     interpolation: str = "bilinear"
@@ -56,7 +56,7 @@ class BoxSettings:
     cam_fraction: float = 0.2
 
     def __post_init__(self) -> None:
-        for name, value, allowed in (("method", self.method, METHODS), ("upsample", self.upsample, UPSAMPLE),
+        for name, value, allowed in (("generator", self.generator, GENERATORS), ("upsample", self.upsample, UPSAMPLE),
                                      ("normalization", self.normalization, NORMALIZATIONS),
                                      ("connectivity", self.connectivity, (4, 8))):
             if value not in allowed:
@@ -64,7 +64,7 @@ class BoxSettings:
 
     def describe(self) -> dict:
         """Settings as a plain dict (for table headers and JSON)."""
-        return {"generator": self.method, "upsample": self.upsample,
+        return {"generator": self.generator, "upsample": self.upsample,
                 "upsample_size": self.upsample_size if self.upsample == "before" else None,
                 "interpolation": self.interpolation if self.upsample == "before" else "nearest(boxes scaled)",
                 "connectivity": self.connectivity, "normalization": self.normalization}
@@ -141,7 +141,7 @@ def _upsample(maps: np.ndarray, settings: BoxSettings) -> np.ndarray:
 def _chunk_boxes(maps: np.ndarray, settings: BoxSettings):
     """Grid-frame components for one chunk of maps [M,h,w]."""
     values = _upsample(maps, settings)
-    if settings.method == "wang2017":
+    if settings.generator == "wang2017":
         levels = [t / 255.0 for t in settings.wang_thresholds]
         binary = _binarise(values, settings.normalization, levels)
         idx, boxes, _, scores = _components(binary, values, settings.connectivity)
@@ -190,23 +190,23 @@ def heatmaps_to_boxes(heatmaps, widths, heights, settings: BoxSettings = BoxSett
     return Detections(np.concatenate(out_idx), np.concatenate(out_boxes), np.concatenate(out_scores))
 
 
-def heatmap_to_boxes(heatmap, method: str = "wang2017", *, width: float | None = None, height: float | None = None,
+def heatmap_to_boxes(heatmap, generator: str = "wang2017", *, width: float | None = None, height: float | None = None,
                      **options) -> tuple[np.ndarray, np.ndarray]:
     """Boxes for one heatmap (convenience wrapper of :func:`heatmaps_to_boxes`).
 
     Args:
-        heatmap: raw CAM in the cache frame. method: ``"wang2017"`` or ``"cam20"``.
+        heatmap: raw CAM in the cache frame. generator: ``"wang2017"`` or ``"cam20"``.
         width, height: original image size; default = the upsampled grid (``upsample_size`` for
             ``upsample="before"``, the heatmap size for ``"after"``), i.e. boxes in that grid.
         **options: other :class:`BoxSettings` fields.
 
     Shapes: heatmap [h,w] -> (boxes [N,4] float64 xyxy original pixels, scores [N]).
     """
-    settings = BoxSettings(method=method, **options)
+    settings = BoxSettings(generator=generator, **options)
     hm = np.asarray(heatmap)
     grid = (settings.upsample_size,) * 2 if settings.upsample == "before" else hm.shape
     det = heatmaps_to_boxes(hm[None], width or grid[1], height or grid[0], settings)
     return det.boxes, det.scores
 
 
-__all__ = ["BoxSettings", "Detections", "METHODS", "grid_to_original", "heatmap_to_boxes", "heatmaps_to_boxes"]
+__all__ = ["BoxSettings", "Detections", "GENERATORS", "grid_to_original", "heatmap_to_boxes", "heatmaps_to_boxes"]

@@ -1,4 +1,5 @@
-"""``agcl evaluate``: Table 1 (AUC) and Table 2 (localization) for one or more stages or controls."""
+"""``agcl evaluate``: Table 1 (AUC), Table 2 (localization), MaxBoxAcc/V2 and the calibration split for one or
+more stages or controls. Option names are the fields of :class:`agcl.evaluation.settings.EvalSettings`."""
 
 from __future__ import annotations
 
@@ -33,14 +34,26 @@ def evaluate(
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for AUC 95% CIs (0 = off).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of bootstrap and the uniform control.")] = 0,
     control_size: Annotated[int, typer.Option(help="Control heatmap side h=w (0 = the first stage's, else 16).")] = 0,
+    heatmap: Annotated[str, typer.Option(help="Heatmap source: cam (the stage's heatmaps.npy) | gradcam | gradcampp "
+                                              "(computed from the stage's checkpoint.pt on the cached box images).")] = "cam",
+    pointing_tolerance: Annotated[float, typer.Option(help="Pointing game: a hit within this many original pixels of a GT box.")] = 0.0,
+    calibration_fraction: Annotated[float, typer.Option(help="Box images (by patient, seeded) held out to choose generator "
+                                                             "settings; reported on the rest (0 = off).")] = 0.2,
+    calibration_file: Annotated[Path | None, typer.Option(help="CSV with an image_id column: the calibration images "
+                                                               "(instead of --calibration-fraction).", show_default="none")] = None,
+    device: Annotated[str, typer.Option(help="Device for --heatmap gradcam|gradcampp: auto | cpu | cuda.")] = "auto",
 ) -> None:
-    """Evaluate stages (and controls) on the test split: writes auc.csv, localization.csv, summary.md/json."""
+    """Evaluate stages (and controls) on the test split: writes auc.csv, localization.csv, maxboxacc.csv, calibration files, summary.md/json."""
     from agcl.evaluation.runner import run_evaluation
+    from agcl.evaluation.settings import eval_settings
 
+    settings = eval_settings(generator=generator, t=t, criterion=criterion, scope=scope, threshold=threshold,
+                             upsample=upsample, upsample_size=upsample_size, connectivity=connectivity,
+                             normalization=normalization, bootstrap=bootstrap, seed=seed, heatmap=heatmap,
+                             pointing_tolerance=pointing_tolerance, calibration_fraction=calibration_fraction,
+                             calibration_file=calibration_file)
     run_evaluation(index_dir=index_dir, stages=stage or [], names=name or [], controls=control or [], out=out,
-                   cache=cache, generator=generator, t=t, criterion=criterion, scope=scope, threshold=threshold,
-                   upsample=upsample, upsample_size=upsample_size, connectivity=connectivity,
-                   normalization=normalization, bootstrap=bootstrap, seed=seed, control_size=control_size)
+                   cache=cache, settings=settings, control_size=control_size, device=device)
 
 
 def register(app: typer.Typer) -> None:

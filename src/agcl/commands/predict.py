@@ -34,6 +34,7 @@ def predict(
     box_threshold: Annotated[float, typer.Option("--box-threshold", min=0.0, max=1.0,
                                                  help="Make boxes for labels with probability >= this (0 = all 14).")] = 0.5,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    heatmap: Annotated[str, typer.Option("--heatmap", help="Heatmap source for boxes and overlays: cam | gradcam | gradcampp.")] = "cam",
 ) -> None:
     """Predict the 14 labels, heatmaps and boxes for image files; write them into --out.
 
@@ -44,7 +45,7 @@ def predict(
     from agcl.inference.driver import predict as run_predict
 
     result = run_predict(checkpoint, inputs, out=out, overlays=overlays, batch_size=batch_size, device=device,
-                         generator=generator, box_threshold=box_threshold, progress=progress)
+                         generator=generator, box_threshold=box_threshold, progress=progress, heatmap=heatmap)
     n_ok, n_bad = len(result.probabilities), len(result.failures)
     if n_ok == 0 and n_bad:
         raise InputError(f"no input could be predicted: all {n_bad} rejected (reasons in {out / 'failures.csv'})")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import os
 import types
 import typing
@@ -23,6 +24,8 @@ import yaml
 
 from agcl.errors import ConfigError
 from agcl.io import write_text_atomic
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -139,6 +142,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, prefix: str = "")
     hints = _field_types(cls)
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
+        name = _current_name(cls, name, prefix)
         key = f"{prefix}.{name}" if prefix else str(name)
         if name not in fields:
             raise ConfigError(f"unknown config key {key!r}{did_you_mean(str(name), list(fields))}")
@@ -147,6 +151,15 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, prefix: str = "")
         return cls(**kwargs)
     except TypeError as exc:  # a required field without default
         raise ConfigError(f"{prefix or cls.__name__}: {exc}") from None
+
+
+def _current_name(cls: Any, name: Any, prefix: str) -> Any:
+    """A key a section renamed (its ``RENAMED`` class attribute: old -> new) is read under its new name."""
+    new = getattr(cls, "RENAMED", {}).get(name)
+    if new is None:
+        return name
+    log.warning("config key %r is now %r", f"{prefix}.{name}" if prefix else name, f"{prefix}.{new}" if prefix else new)
+    return new
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -182,8 +195,8 @@ def apply_overrides(cfg: T, overrides: Sequence[str]) -> T:
 
 
 def _replace_path(node: Any, parts: list[str], raw: str, full: list[str]) -> Any:
-    name = parts[0]
     done = ".".join(full[: len(full) - len(parts)])
+    name = _current_name(type(node), parts[0], done)
     key = f"{done}.{name}" if done else name
     if not (dataclasses.is_dataclass(node) and not isinstance(node, type)):
         raise ConfigError(f"unknown config key {'.'.join(full)!r}: {done!r} is not a section")

@@ -4,13 +4,14 @@ behind ``agcl evaluate``. Tables of several models are combined by :mod:`agcl.ev
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from agcl.boxes.generators import BoxSettings, heatmaps_to_boxes
+from agcl.boxes.generators import heatmaps_to_boxes
 from agcl.evaluation.auc import auc_table
+from agcl.evaluation.calibration import Calibration, calibrate
 from agcl.evaluation.localization import (
     IOU_T,
     WANG_T,
@@ -19,31 +20,15 @@ from agcl.evaluation.localization import (
     scope_pairs,
     threshold_sweep,
 )
+from agcl.evaluation.maxboxacc import best_iou_curves, box_accuracy_curve, gt_per_pair, max_box_acc
+from agcl.evaluation.settings import EvalSettings
 from agcl.labels import BOX_LABELS, LABEL_INDEX, LABELS
-
-
-@dataclass(frozen=True)
-class EvalSettings:
-    """Everything a number in the tables depends on (each table names these)."""
-
-    boxes: BoxSettings = field(default_factory=BoxSettings)
-    t: float = 0.25
-    criterion: str = "iobb"
-    scope: str = "gt_images"
-    threshold: float = 0.5
-    n_boot: int = 0
-    seed: int = 0
-
-    def describe(self) -> dict:
-        d = {k: v for k, v in asdict(self).items() if k != "boxes"}
-        if self.scope != "predicted_positive":
-            d.pop("threshold")
-        return {**self.boxes.describe(), **d}
 
 
 @dataclass
 class ModelResult:
-    """Tables of one model. ``boxes``: image_id,label,x0,y0,x1,y1,score (original pixels)."""
+    """Tables of one model. ``boxes``: image_id,label,x0,y0,x1,y1,score (original pixels);
+    ``maxboxacc``/``curve``: :func:`agcl.evaluation.maxboxacc.max_box_acc` and its threshold curve."""
 
     name: str
     auc: pd.DataFrame
@@ -53,6 +38,9 @@ class ModelResult:
     pointing: pd.DataFrame
     boxes: pd.DataFrame
     info: dict
+    maxboxacc: pd.DataFrame
+    curve: pd.DataFrame
+    calibration: Calibration | None = None
 
 
 def select_maps(ids: list[str], heatmaps: np.ndarray, pairs: pd.DataFrame) -> np.ndarray:
@@ -68,9 +56,9 @@ def select_maps(ids: list[str], heatmaps: np.ndarray, pairs: pd.DataFrame) -> np
 
 def evaluate_model(name: str, test_images: pd.DataFrame, predictions: pd.DataFrame, heat_ids: list[str],
                    heatmaps: np.ndarray, gt: pd.DataFrame, sizes: pd.DataFrame,
-                   settings: EvalSettings = EvalSettings(), box_labels=None,
-                   progress: Callable[[int, int], None] | None = None) -> ModelResult:
-    """Table 1, Table 2, Wang's Acc/AFP, IoU accuracy and the pointing game for one model.
+                   settings: EvalSettings | None = None, box_labels=None,
+                   progress: Callable[[int, int], None] | None = None, parts: pd.Series | None = None) -> ModelResult:
+    """Table 1, Table 2, Wang's Acc/AFP, IoU accuracy, the pointing game and MaxBoxAcc/V2 for one model.
 
     Args:
         test_images: the test split: ``image_id`` + 14 label columns (0/1).
@@ -81,7 +69,10 @@ def evaluate_model(name: str, test_images: pd.DataFrame, predictions: pd.DataFra
         progress: optional ``callback(done, total)`` over the heatmaps turned into boxes.
         box_labels: classes of Table 2; default: the 8 ChestX-ray14 box classes plus any other class
             that has GT boxes, in canonical order.
+        parts: optional ``part`` (calibration | box_test) per box image_id: adds the calibration result
+            (:func:`agcl.evaluation.calibration.calibrate`); the main tables still use every box image.
     """
+    settings = settings if settings is not None else EvalSettings()
     if box_labels is None:
         present = set(gt["label"])
         box_labels = [k for k in LABELS if k in BOX_LABELS or k in present]
@@ -90,7 +81,7 @@ def evaluate_model(name: str, test_images: pd.DataFrame, predictions: pd.DataFra
         missing = preds.index[preds[list(LABELS)].isna().any(axis=1)][0]
         raise KeyError(f"no prediction for test image {missing!r}")
     auc = auc_table(test_images[list(LABELS)].to_numpy(), preds[list(LABELS)].to_numpy(), LABELS,
-                    n_boot=settings.n_boot, seed=settings.seed)
+                    n_boot=settings.bootstrap, seed=settings.seed)
     pairs = scope_pairs(gt, settings.scope, box_labels, predictions, settings.threshold)
     maps = select_maps(heat_ids, heatmaps, pairs)
     wh = sizes.set_index("image_id").reindex(pairs["image_id"])
@@ -105,7 +96,22 @@ def evaluate_model(name: str, test_images: pd.DataFrame, predictions: pd.DataFra
     loc = localization_table(boxes, gt, pairs, box_labels, t=settings.t, criterion=settings.criterion)
     wang = threshold_sweep(boxes, gt, pairs, box_labels, WANG_T, "iobb")
     iou = threshold_sweep(boxes, gt, pairs, box_labels, IOU_T, "iou")
-    point = pointing_game(maps, pairs, gt, wh["width"].to_numpy(), wh["height"].to_numpy(), box_labels)
+    point = pointing_game(maps, pairs, gt, wh["width"].to_numpy(), wh["height"].to_numpy(), box_labels,
+                          tolerance=settings.pointing_tolerance)
+    with_gt = _with_gt(pairs, gt)
+    best = best_iou_curves(maps[with_gt], gt_per_pair(pairs[with_gt], gt), wh["width"].to_numpy()[with_gt],
+                           wh["height"].to_numpy()[with_gt])
+    curve = box_accuracy_curve(best, pairs["label"].to_numpy()[with_gt], box_labels)
     info = {"n_test_images": int(len(test_images)), "n_box_images": int(gt["image_id"].nunique()),
             "n_pairs": int(len(pairs)), "heatmap_size": list(heatmaps.shape[2:])}
-    return ModelResult(name, auc, loc, wang, iou, point, boxes, info)
+    cal = None
+    if parts is not None:
+        cal = calibrate(maps, pairs, wh.reset_index(), gt, parts, box_labels, settings.boxes, settings.t,
+                        settings.criterion, best, with_gt)
+    return ModelResult(name, auc, loc, wang, iou, point, boxes, info, max_box_acc(curve), curve, cal)
+
+
+def _with_gt(pairs: pd.DataFrame, gt: pd.DataFrame) -> np.ndarray:
+    """Pairs with at least one GT box (MaxBoxAcc and the pointing game score only those). Shapes: -> [P] bool."""
+    keys = pd.MultiIndex.from_frame(gt[["image_id", "label"]])
+    return pd.MultiIndex.from_frame(pairs[["image_id", "label"]]).isin(keys)

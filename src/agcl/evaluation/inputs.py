@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TestSet:
-    """The test split of an index. images: image_id + 14 labels; gt: test boxes; sizes: image_id,
-    width, height (cache manifest); cache_size: S of the cache (None when cache.json is absent)."""
+    """The test split of an index. images: image_id (+ patient_id) + 14 labels; gt: test boxes; sizes:
+    image_id, width, height (cache manifest); cache_size: S of the cache (None when cache.json is absent);
+    split_source: how the index split the data (``index.json``'s ``split_source``, e.g. ``official``)."""
 
     images: pd.DataFrame
     gt: pd.DataFrame
@@ -31,6 +32,7 @@ class TestSet:
     cache_size: int | None
     source: str
     index_fingerprint: str | None = None
+    split_source: str = ""
 
 
 def _read_csv(path: Path, required) -> pd.DataFrame:
@@ -87,11 +89,25 @@ def load_test_set(index_dir: Path, cache: Path | None = None) -> TestSet:
     need = sizes.set_index("image_id").reindex(gt["image_id"].unique())
     if need.isna().any().any():
         raise InputError(f"{source}: no image size for box image {need.index[need.isna().any(axis=1)][0]!r}")
-    return TestSet(test, gt, sizes, size, source, fingerprint)
+    return TestSet(test, gt, sizes, size, source, index_fingerprint=fingerprint,
+                   split_source=_split_source(index_dir / "index.json"))
 
 
-def load_stage(stage_dir: Path, test: TestSet, gt: pd.DataFrame) -> tuple[pd.DataFrame, list[str], np.ndarray]:
-    """predictions.csv + heatmaps of a stage, checked against the test split and the box images."""
+def _split_source(meta_path: Path) -> str:
+    """``split_source`` recorded by ``agcl index`` (``official`` for NIH's own lists); "" when unknown."""
+    if not meta_path.is_file():
+        return ""
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{meta_path}: invalid JSON ({exc})") from None
+    return str(meta.get("split_source", "")) if isinstance(meta, dict) else ""
+
+
+def load_stage(stage_dir: Path, test: TestSet, gt: pd.DataFrame,
+               need_heatmaps: bool = True) -> tuple[pd.DataFrame, list[str], np.ndarray | None]:
+    """predictions.csv + heatmaps of a stage, checked against the test split and the box images
+    (``need_heatmaps=False``: predictions only; the heatmaps come from elsewhere, e.g. Grad-CAM)."""
     if test.index_fingerprint is not None:
         check_stage_matches(stage_dir, test.index_fingerprint)
     preds = read_predictions(stage_dir)
@@ -99,6 +115,8 @@ def load_stage(stage_dir: Path, test: TestSet, gt: pd.DataFrame) -> tuple[pd.Dat
     if missing.any():
         raise InputError(f"{stage_dir / 'predictions.csv'}: no prediction for {int(missing.sum())} test image(s), "
                          f"e.g. {test.images.loc[missing, 'image_id'].iloc[0]!r}")
+    if not need_heatmaps:
+        return preds, [], None
     ids, maps = read_heatmaps(stage_dir)
     if maps.shape[1] != len(LABELS):
         raise InputError(f"{stage_dir / 'heatmaps.npy'}: {maps.shape[1]} maps per image, expected {len(LABELS)}")

@@ -137,14 +137,17 @@ def threshold_sweep(det: pd.DataFrame, gt: pd.DataFrame, pairs: pd.DataFrame, la
     return pd.concat(out, ignore_index=True)
 
 
-def pointing_game(heatmaps, pairs: pd.DataFrame, gt: pd.DataFrame, widths, heights, labels) -> pd.DataFrame:
-    """Pointing game: is the heatmap's argmax inside a GT box of the same image and class?
+def pointing_game(heatmaps, pairs: pd.DataFrame, gt: pd.DataFrame, widths, heights, labels,
+                  tolerance: float = 0.0) -> pd.DataFrame:
+    """Pointing game (Zhang et al. 2016): is the heatmap's argmax within ``tolerance`` original pixels
+    of a GT box of the same image and class? ``tolerance=0``: inside the box (edges inclusive); Zhang et
+    al. use 15 px on their images.
 
     The argmax cell (first in raster order on ties) is mapped to original pixels at its centre,
     ``x = (j + 0.5)·width/w``. Only pairs with at least one GT box count.
 
     Shapes: heatmaps [P,h,w] aligned with ``pairs`` rows; widths/heights [P] -> DataFrame: label,
-    n, hits, accuracy (plus Total).
+    n, hits, accuracy (plus Total), tolerance_px.
     """
     maps = np.asarray(heatmaps)
     h, w = maps.shape[1:]
@@ -159,9 +162,18 @@ def pointing_game(heatmaps, pairs: pd.DataFrame, gt: pd.DataFrame, widths, heigh
             continue
         boxes = groups.get_group((image_id, label))[list(BOX_COLUMNS)].to_numpy(float)
         n[label] += 1
-        hits[label] += bool(contains_point(boxes, xs[i], ys[i]).any())
+        hits[label] += bool(contains_point(boxes, xs[i], ys[i]).any()
+                            or (tolerance > 0 and (point_distance(boxes, xs[i], ys[i]) <= tolerance).any()))
     table = pd.DataFrame({"label": list(labels), "n": [n[k] for k in labels], "hits": [hits[k] for k in labels]})
     table = pd.concat([table, pd.DataFrame([{"label": TOTAL_ROW, "n": table["n"].sum(), "hits": table["hits"].sum()}])],
                       ignore_index=True)
     table["accuracy"] = np.where(table["n"] > 0, table["hits"] / table["n"].where(table["n"] > 0, 1), np.nan)
+    table["tolerance_px"] = float(tolerance)
     return table
+
+
+def point_distance(boxes: np.ndarray, x: float, y: float) -> np.ndarray:
+    """Euclidean distance from a point to each box (0 inside). Shapes: [N,4] -> [N] float."""
+    dx = np.maximum.reduce([boxes[:, 0] - x, np.zeros(len(boxes)), x - boxes[:, 2]])
+    dy = np.maximum.reduce([boxes[:, 1] - y, np.zeros(len(boxes)), y - boxes[:, 3]])
+    return np.hypot(dx, dy)

@@ -94,10 +94,23 @@ def summary_markdown(results: list[ModelResult], settings: dict, context: dict) 
         "## Wang et al. AFP (false-positive boxes per evaluated image) at T(IoBB)", "",
         markdown_table(sweep_wide(results, "wang", "afp"), 2), "",
         "## Accuracy at T(IoU)", "", markdown_table(sweep_wide(results, "iou", "acc"), 2), "",
-        "## Pointing game (heatmap argmax inside a GT box)", "",
+        f"## Pointing game (heatmap argmax within {settings.get('pointing_tolerance', 0)} px of a GT box)", "",
         markdown_table(_pointing_wide(results), 2), "",
+        "## MaxBoxAcc (largest component, IoU ≥ 0.5) and MaxBoxAccV2 (all contours, mean of IoU 0.3/0.5/0.7), "
+        "best global threshold (Choe et al. 2020)", "",
+        markdown_table(maxboxacc_wide(results), 3), "",
     ]
     return "\n".join(parts)
+
+
+def maxboxacc_wide(results: list[ModelResult]) -> pd.DataFrame:
+    """MaxBoxAcc and MaxBoxAccV2 per class (rows) for each model (columns), with the pair count n."""
+    base = results[0].maxboxacc.set_index("label")
+    out = pd.DataFrame({"Disease": base.index, "n": base["n"].to_numpy()})
+    for col, title in (("maxboxacc", "MaxBoxAcc"), ("maxboxacc_v2", "V2")):
+        for r in results:
+            out[f"{title} {r.name}"] = r.maxboxacc.set_index("label").loc[base.index, col].to_numpy()
+    return out
 
 
 def _pointing_wide(results: list[ModelResult]) -> pd.DataFrame:
@@ -109,13 +122,14 @@ def _pointing_wide(results: list[ModelResult]) -> pd.DataFrame:
 
 
 def write_tables(out_dir, results: list[ModelResult], settings: dict, context: dict) -> list[Path]:
-    """Write ``auc.csv``, ``localization.csv``, ``wang.csv``, ``iou.csv``, ``pointing.csv``,
-    ``summary.json``, ``summary.md`` and ``boxes_<model>.csv`` into ``out_dir`` (all atomic)."""
+    """Write ``auc.csv``, ``localization.csv``, ``wang.csv``, ``iou.csv``, ``pointing.csv``, ``maxboxacc.csv``,
+    ``maxboxacc_curve.csv``, ``summary.json``, ``summary.md`` and ``boxes_<model>.csv`` into ``out_dir`` (atomic)."""
     out = Path(out_dir)
     tags = {**context, **settings}
     written = []
     for fname, attr in (("auc.csv", "auc"), ("localization.csv", "localization"), ("wang.csv", "wang"),
-                        ("iou.csv", "iou"), ("pointing.csv", "pointing")):
+                        ("iou.csv", "iou"), ("pointing.csv", "pointing"), ("maxboxacc.csv", "maxboxacc"),
+                        ("maxboxacc_curve.csv", "curve")):
         df = _long(results, attr, tags)
         write_with_atomic(out / fname, lambda tmp, df=df: df.to_csv(tmp, index=False, float_format="%.6g"))
         written.append(out / fname)
@@ -125,11 +139,41 @@ def write_tables(out_dir, results: list[ModelResult], settings: dict, context: d
         written.append(out / f"boxes_{safe}.csv")
     payload = {"settings": settings, "context": context,
                "models": {r.name: {"info": r.info, **{a: getattr(r, a).to_dict(orient="records")
-                                                     for a in ("auc", "localization", "wang", "iou", "pointing")}}
+                                                     for a in ("auc", "localization", "wang", "iou", "pointing",
+                                                               "maxboxacc")}}
                           for r in results}}
     write_json_atomic(out / "summary.json", _nan_to_none(payload))
     write_text_atomic(out / "summary.md", summary_markdown(results, settings, context))
     return [*written, out / "summary.json", out / "summary.md"]
+
+
+def write_calibration(out_dir, results: list[ModelResult], split: pd.DataFrame, how: dict,
+                      settings: dict) -> list[Path]:
+    """Write ``calibration_split.csv`` (image_id, patient_id, part), ``calibration_grid.csv`` (every candidate
+    on the calibration part), ``calibrated.csv`` (Table 2 on the box-test part, fixed vs selected settings)
+    and ``calibration.json`` (how the split was made, counts, the selection per model). Columns of
+    ``settings`` that a candidate does not vary are added to both CSVs."""
+    out = Path(out_dir)
+    frames = {"calibration_grid.csv": [], "calibrated.csv": []}
+    for r in results:
+        if r.calibration is not None:
+            frames["calibration_grid.csv"].append(r.calibration.grid.assign(model=r.name))
+            frames["calibrated.csv"].append(r.calibration.box_test.assign(model=r.name))
+    written = [out / "calibration_split.csv"]
+    write_with_atomic(written[0], lambda tmp: split.to_csv(tmp, index=False))
+    for fname, parts in frames.items():
+        df = pd.concat(parts, ignore_index=True)
+        df = df[["model", *[c for c in df.columns if c != "model"]]]
+        for k, v in settings.items():  # the settings the candidates share (t, criterion, heatmap, …)
+            if k not in df.columns:
+                df[k] = v
+        write_with_atomic(out / fname, lambda tmp, df=df: df.to_csv(tmp, index=False, float_format="%.6g"))
+        written.append(out / fname)
+    counts = split.groupby("part").agg(images=("image_id", "size"), patients=("patient_id", "nunique"))
+    payload = {"split": {**how, "by": "patient", **{k: v for k, v in counts.to_dict(orient="index").items()}},
+               "models": {r.name: r.calibration.info for r in results if r.calibration is not None}}
+    write_json_atomic(out / "calibration.json", _nan_to_none(payload))
+    return [*written, out / "calibration.json"]
 
 
 def _nan_to_none(obj):

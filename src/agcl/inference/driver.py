@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from agcl.boxes.generators import METHODS, BoxSettings
+from agcl.boxes.generators import GENERATORS, BoxSettings
 from agcl.errors import ConfigError, InputError
 from agcl.inference.inputs import Failure, LoadedImage, iter_loaded, scan_inputs
 from agcl.inference.predictor import (
@@ -52,8 +52,9 @@ class _OverlayWriter:
         labels = list(dict.fromkeys(boxes["label"])) or [LABELS[int(np.argmax(probs))]]
         for label in labels:
             k = LABELS.index(label)
-            pred = boxes.loc[boxes["label"] == label, ["x0", "y0", "x1", "y1"]].to_numpy(dtype=float)
-            rgb = overlay(item.original, cams[k], pred_boxes=pred, box_frame=(item.width, item.height),
+            mine = boxes[boxes["label"] == label]
+            rgb = overlay(item.original, cams[k], pred_boxes=mine[["x0", "y0", "x1", "y1"]].to_numpy(dtype=float),
+                          pred_scores=mine["score"].to_numpy(dtype=float), box_frame=(item.width, item.height),
                           size=min(512, max(item.width, item.height)))
             save_png(self.folder / f"{stem}__{label}.png", rgb)
 
@@ -67,6 +68,7 @@ def predict_paths(
     box_threshold: float = 0.5,
     overlay_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
+    heatmap: str = "cam",
 ) -> PredictionSet:
     """Predict every image found in ``inputs`` (files and folders) with a loaded model.
 
@@ -78,9 +80,13 @@ def predict_paths(
         box_threshold: boxes are made for labels with probability >= this (0 = every label).
         overlay_dir: when given, overlay PNGs are written there while predicting.
         progress: show a rich progress bar.
+        heatmap: heatmap source: ``cam`` | ``gradcam`` | ``gradcampp`` (boxes and overlays use it).
     """
-    if generator not in METHODS:
-        raise ConfigError(f"unknown box generator {generator!r} (choices: {', '.join(METHODS)})")
+    from agcl.evaluation.settings import HEATMAP_SOURCES, check_choice
+
+    check_choice("heatmap", heatmap, HEATMAP_SOURCES)
+    if generator not in GENERATORS:
+        raise ConfigError(f"unknown box generator {generator!r} (choices: {', '.join(GENERATORS)})")
     if batch_size < 1:
         raise ConfigError(f"batch size must be >= 1, got {batch_size}")
     files, failures = scan_inputs(inputs)
@@ -88,13 +94,13 @@ def predict_paths(
         log.warning("rejected: %s", f.error)
     if not files:
         raise InputError("no image files to predict (inputs: " + ", ".join(str(p) for p in inputs) + ")")
-    settings = BoxSettings(method=generator, upsample_size=loaded.image_size)
+    settings = BoxSettings(generator=generator, upsample_size=loaded.image_size)
     writer = _OverlayWriter(Path(overlay_dir)) if overlay_dir is not None else None
     rows, box_frames, cam_list = [], [], []
     batch: list[LoadedImage] = []
 
     def flush() -> None:
-        probs, cams = predict_batch(loaded, np.stack([b.resized for b in batch]))
+        probs, cams = predict_batch(loaded, np.stack([b.resized for b in batch]), heatmap)
         names = [b.image for b in batch]
         widths = np.array([b.width for b in batch], dtype=np.float64)
         heights = np.array([b.height for b in batch], dtype=np.float64)
@@ -127,7 +133,8 @@ def predict_paths(
     h, w = (cam_list[0].shape[-2:] if cam_list else (0, 0))
     heatmaps = np.concatenate(cam_list) if cam_list else np.zeros((0, len(LABELS), h, w), np.float32)
     info = {"checkpoint": loaded.checkpoint, "model_spec": loaded.spec, "image_size": loaded.image_size,
-            "box_threshold": box_threshold, "boxes": settings.describe(), "frame": "original image pixels"}
+            "box_threshold": box_threshold, "boxes": settings.describe(), "heatmap": heatmap,
+            "frame": "original image pixels"}
     fail_df = pd.DataFrame([(f.image, f.error) for f in failures], columns=["image", "error"])
     return PredictionSet(probabilities, boxes, heatmaps, fail_df, info)
 
@@ -157,6 +164,7 @@ def predict(
     generator: str = "cam20",
     box_threshold: float = 0.5,
     progress: bool = False,
+    heatmap: str = "cam",
 ) -> PredictionSet:
     """Load a checkpoint, predict files/folders, and (with ``out``) write the output files.
 
@@ -175,7 +183,7 @@ def predict(
     if out_dir is not None:
         clear_overlays(out_dir / "overlays")
     result = predict_paths(loaded, list(inputs), batch_size=batch_size, generator=generator,
-                           box_threshold=box_threshold, progress=progress,
+                           box_threshold=box_threshold, progress=progress, heatmap=heatmap,
                            overlay_dir=(out_dir / "overlays") if overlays and out_dir is not None else None)
     if out_dir is not None:
         write_outputs(result, out_dir)

@@ -61,16 +61,24 @@ def load_model(checkpoint: str | os.PathLike[str], device: str = "auto") -> Load
     return LoadedModel(model, dict(model.spec), int(model.spec["image_size"]), dev, str(checkpoint))
 
 
-def predict_batch(loaded: LoadedModel, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities and raw CAMs for a batch of resized grey images.
+def predict_batch(loaded: LoadedModel, pixels: np.ndarray, heatmap: str = "cam") -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities and heatmaps for a batch of resized grey images.
+
+    ``heatmap``: ``cam`` (exact CAM, Eq. 1) or ``gradcam`` / ``gradcampp`` (:mod:`agcl.cam.gradcam`,
+    image frame).
 
     Shapes: pixels ``[B, S, S]`` uint8 -> probs ``[B, 14]`` float32 in [0,1], cams ``[B, 14, h, w]``
-    float32 (raw CAM, cache frame).
+    float32 (raw map, cache frame).
     """
     from agcl.models import infer
 
     x = torch.from_numpy(np.ascontiguousarray(pixels)).to(loaded.device).float().div_(255.0)[:, None]
-    probs, cams = infer(loaded.model, x)
+    if heatmap == "cam":
+        probs, cams = infer(loaded.model, x)
+    else:
+        from agcl.cam.gradcam import gradient_cams
+
+        probs, cams = gradient_cams(loaded.model, x, heatmap)
     return probs.cpu().numpy(), cams.cpu().numpy()
 
 

@@ -34,8 +34,8 @@ def run_compare(ctx: RunContext, out: Path, models: list[tuple[str, Path]], seed
 
     ev = ctx.cfg.eval
     test = load_test_set(ctx.index_dir, ctx.cache_dir)
-    settings = EvalSettings(boxes=BoxSettings(method=ev.box_method, upsample_size=ctx.cfg.data.image_size),
-                            t=ev.iobb, scope=ev.scope)
+    settings = EvalSettings(boxes=BoxSettings(generator=ev.generator, upsample_size=ctx.cfg.data.image_size),
+                            t=ev.t, scope=ev.scope)
     if test.gt.empty:
         return _auc_only(ctx, out, test, models, seed_dirs)
     results = []

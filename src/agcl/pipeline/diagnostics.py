@@ -41,7 +41,7 @@ def seed_box_iobb(seeds: pd.DataFrame, maps: np.ndarray, truth: pd.DataFrame, wi
         return out
     sel = np.flatnonzero(has)
     det = heatmaps_to_boxes(np.asarray(maps, np.float32)[sel], np.asarray(widths)[sel], np.asarray(heights)[sel],
-                            BoxSettings(method="cam20", upsample_size=upsample_size))
+                            BoxSettings(generator="cam20", upsample_size=upsample_size))
     for m, box in zip(det.map_index, det.boxes, strict=True):
         i = sel[m]
         out[i] = float(iobb(box[None], groups[keys[i]]).max())

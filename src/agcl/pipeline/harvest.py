@@ -137,12 +137,12 @@ def _finish(ctx: RunContext, sdir: Path, seeds: pd.DataFrame, maps: np.ndarray, 
     if truth is not None and len(seeds):
         w, h = ctx.source_sizes(seeds["image_id"])
         scores = diagnostics.seed_box_iobb(seeds, maps, truth, w, h, ctx.cfg.data.image_size)
-        diag = diagnostics.summarise(seeds, scores, list(LABELS), ctx.cfg.eval.iobb)
+        diag = diagnostics.summarise(seeds, scores, list(LABELS), ctx.cfg.eval.t)
         write_with_atomic(sdir / "diagnostics.csv", lambda p: diag.to_csv(p, index=False))
         scored = scores[~np.isnan(scores)]
         summary["diagnostics"] = {"with_truth": int(scored.size),
                                   "mean_iobb": float(scored.mean()) if scored.size else None,
-                                  "hit_rate": float((scored > ctx.cfg.eval.iobb).mean()) if scored.size else None}
+                                  "hit_rate": float((scored > ctx.cfg.eval.t).mean()) if scored.size else None}
     else:
         log.info("seed diagnostics skipped: no truth boxes on training images")
     write_json_atomic(sdir / "provenance.json", provenance)

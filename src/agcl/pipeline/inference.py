@@ -96,7 +96,7 @@ def write_test_outputs(ctx: RunContext, model: torch.nn.Module, out_dir: Path) -
         sel_cls = np.array([LABEL_INDEX[c] for c in pairs["label"]], dtype=np.int64)
         maps = cams[sel_img, sel_cls] if len(pairs) else np.zeros((0,) + cams.shape[2:], np.float32)
         w, h = ctx.source_sizes(pairs["image_id"])
-        det = heatmaps_to_boxes(maps, w, h, BoxSettings(method=ctx.cfg.eval.box_method,
+        det = heatmaps_to_boxes(maps, w, h, BoxSettings(generator=ctx.cfg.eval.generator,
                                                         upsample_size=ctx.cfg.data.image_size))
         boxes = pd.DataFrame(det.boxes, columns=["x0", "y0", "x1", "y1"])
         boxes.insert(0, "label", pairs["label"].to_numpy()[det.map_index])

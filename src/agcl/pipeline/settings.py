@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from agcl.config import TrainConfig
 from agcl.errors import ConfigError
@@ -136,10 +136,13 @@ class RefineConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Test-split evaluation (Tables 1 and 2; docs/evaluation.md)."""
+    """Test-split evaluation (Tables 1 and 2; docs/evaluation.md). Keys carry the names of ``agcl evaluate``'s
+    options (``--generator``, ``--t``, ``--scope``); the former keys ``box_method`` and ``iobb`` are still read."""
 
-    box_method: Literal["wang2017", "cam20"] = "wang2017"
-    iobb: float = 0.25
+    RENAMED: ClassVar[dict[str, str]] = {"box_method": "generator", "iobb": "t"}
+
+    generator: Literal["wang2017", "cam20"] = "wang2017"
+    t: float = 0.25
     scope: Literal["gt_images", "all_box_images", "predicted_positive"] = "gt_images"
 
 

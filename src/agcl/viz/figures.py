@@ -154,3 +154,35 @@ def seed_counts_figure(counts: pd.DataFrame) -> Figure | None:
     ax.legend(fontsize=7, ncols=2)
     return fig
 
+
+
+def box_accuracy_figure(curve: pd.DataFrame) -> Figure | None:
+    """BoxAcc against the heatmap threshold τ for all pairs (``Total``), one line per model: MaxBoxAcc's
+    curve (largest component, IoU ≥ 0.5) and MaxBoxAccV2's (all contours) at IoU 0.3/0.5/0.7. A dot marks
+    each curve's maximum (the global τ).
+
+    Args:
+        curve: ``maxboxacc_curve.csv`` (model, label, boxes, iou, threshold, acc).
+    """
+    total = curve[curve["label"] == "Total"]
+    if total.empty:
+        return None
+    panels = [("largest", 0.5, "MaxBoxAcc: largest component, IoU ≥ 0.5")]
+    panels += [("all", d, f"V2: all contours, IoU ≥ {d:g}") for d in sorted(total.loc[total["boxes"] == "all", "iou"].unique())]
+    fig = Figure(figsize=(3.0 * len(panels), 2.9), layout="constrained")
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False).ravel()
+    for ax, (kind, d, title) in zip(axes, panels, strict=True):
+        ax.set_title(title, fontsize=8)
+        sel = total[(total["boxes"] == kind) & np.isclose(total["iou"], d)]
+        for i, (model, g) in enumerate(sel.groupby("model", sort=False)):
+            ax.plot(g["threshold"], g["acc"], color=f"C{i % 10}", lw=1.2, label=str(model))
+            best = g.loc[g["acc"].idxmax()] if g["acc"].notna().any() else None
+            if best is not None:
+                ax.plot([best["threshold"]], [best["acc"]], "o", color=f"C{i % 10}", ms=4)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.01)
+        ax.set_xlabel("heatmap threshold τ (min–max normalised)", fontsize=7)
+        ax.tick_params(labelsize=7)
+    axes[0].set_ylabel("BoxAcc (all pairs)", fontsize=8)
+    axes[0].legend(fontsize=7)
+    return fig

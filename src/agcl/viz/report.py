@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from agcl.io import write_text_atomic, write_with_atomic
 from agcl.labels import LABELS
 from agcl.viz import html as H
+from agcl.viz.evaluation_sections import anchors_section, maxboxacc_section
 from agcl.viz.figures import figure_png, roc_figure, seed_counts_figure, training_figure
 from agcl.viz.gallery import KINDS, score_images, select_gallery
 from agcl.viz.overlays import overlay, png_bytes
@@ -38,6 +39,7 @@ class ReportOptions:
         n_random: random images per class in the gallery (besides the best and the worst).
         tile: longest side of each gallery overlay, in pixels.
         max_stages_in_gallery: heatmap stages shown side by side (first and last are always kept).
+        max_boxes: predicted boxes drawn per tile (the highest-scoring ones, each with its score).
         progress: show a rich progress bar (on stderr) over the report's sections.
     """
 
@@ -45,6 +47,7 @@ class ReportOptions:
     n_random: int = 1
     tile: int = 256
     max_stages_in_gallery: int = 2
+    max_boxes: int = 3
     progress: bool = True
 
 
@@ -75,6 +78,8 @@ def build_report(run_dir: str | Path, options: ReportOptions | None = None) -> P
         ("table2", "Table 2 — localization", lambda: _table_section(
             run, "localization.csv", table2_rates, LOC_METRICS, 2)
          + _table_section(run, "localization.csv", table2_counts, LOC_METRICS, 2, note=False)),
+        ("maxboxacc", "Threshold-free localization — MaxBoxAcc", lambda: maxboxacc_section(run, figs.add)),
+        ("anchors", "Published anchors (official NIH split)", lambda: anchors_section(run, src.index_dir)),
         ("roc", "ROC curves", lambda: _roc_section(run, src, figs)),
         ("training", "Training curves", lambda: _training_section(run, figs)),
         ("seeds", "Seeds per class and round", lambda: _seed_section(run, figs)),
@@ -188,7 +193,9 @@ def _gallery_section(run: RunData, src: RunSources, figs: _Figures, opts: Report
     parts = [H.para(
         f"Per class: best and worst image by the share of the {final} heatmap inside the ground-truth boxes, "
         f"and {opts.n_random} random (seed {opts.seed}). Green: ground truth; magenta: predicted boxes; "
-        "red: strong response. Columns: " + ", ".join(stages) + ".", "note")]
+        f"red: strong response; the heatmap is transparent where weak (colour bar: the map's own range). "
+        f"At most {opts.max_boxes} predicted boxes per tile, by score (the raw heatmap maximum in the box). "
+        "Columns: " + ", ".join(stages) + ".", "note")]
     for label, group in chosen.groupby("label", sort=False):
         cells = []
         for row in group.sort_values("kind", key=lambda k: k.map(KINDS.index)).itertuples(index=False):
@@ -212,11 +219,15 @@ def _gallery_pair(src: RunSources, figs: _Figures, maps: dict, pred_boxes: dict,
         row = row_of.get(str(image_id))
         cam = None if row is None else np.asarray(cams[row, k], dtype=np.float32)
         pb = pred_boxes[stage]
-        pred = np.zeros((0, 4)) if pb is None else pb[(pb["image_id"] == image_id) & (pb["label"] == label)][
-            ["x0", "y0", "x1", "y1"]].to_numpy(dtype=float)
-        rgb = overlay(image, cam, gt_boxes=gt_xyxy, pred_boxes=pred, box_frame=frame, size=opts.tile)
+        mine = pb[(pb["image_id"] == image_id) & (pb["label"] == label)] if pb is not None else None
+        pred = np.zeros((0, 4)) if mine is None else mine[["x0", "y0", "x1", "y1"]].to_numpy(dtype=float)
+        scores = None if mine is None or "score" not in mine.columns else mine["score"].to_numpy(dtype=float)
+        rgb = overlay(image, cam, gt_boxes=gt_xyxy, pred_boxes=pred, pred_scores=scores, max_pred=opts.max_boxes,
+                      box_frame=frame, size=opts.tile)
         name = f"gallery_{_safe(label)}_{kind}_{_safe(image_id)}_{_safe(stage)}.png"
-        tiles.append(figs.add(name, png_bytes(rgb), f"{stage}: {len(pred)} predicted box(es)", width=opts.tile))
+        shown = min(len(pred), opts.max_boxes) if scores is not None else len(pred)
+        tiles.append(figs.add(name, png_bytes(rgb), f"{stage}: top {shown} of {len(pred)} predicted box(es)",
+                              width=opts.tile))
     caption = f"{label} — {kind} — {image_id} — heatmap share inside GT {score:.2f}"
     return f'<div class="pair">{"".join(tiles)}<div class="note">{H.esc(caption)}</div></div>'
 
