@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from agcl.evaluation.bootstrap import bootstrap_aucs, class_mean, percentile_ci
+from agcl.evaluation.bootstrap import bootstrap_aucs, class_mean, paired_difference, percentile_ci
 
 log = logging.getLogger(__name__)
 MEAN_ROW = "Mean"
@@ -92,3 +92,24 @@ def auc_table(y_true, y_score, labels, mask=None, n_boot: int = 0, seed: int = 0
         ci = bootstrap_auc_ci(y_true, y_score, n_boot=n_boot, seed=seed, samples=samples)
         table["ci_low"], table["ci_high"], table["n_boot_valid"] = ci[:, 0], ci[:, 1], ci[:, 2].astype(int)
     return table
+
+
+def paired_auc_table(models: list[tuple[str, pd.DataFrame, np.ndarray]], alpha: float = 0.05) -> pd.DataFrame:
+    """Paired bootstrap of each model's AUC minus the first model's (the reference), per class and mean.
+
+    Args:
+        models: (name, :func:`auc_table` result, bootstrap AUCs [B,K]) per model; every sample matrix
+            must come from the same resamples (same test rows, ``n_boot`` and seed).
+
+    Returns: one row per later model × (class, ``Mean``): model, reference, label, auc, auc_reference,
+        diff, ci_low, ci_high (percentile, 1 − alpha), n_boot_valid (resamples defined for the class).
+    """
+    (ref_name, ref_table, ref_samples), rows = models[0], []
+    ref_point = ref_table["auc"].to_numpy()[:-1]
+    for name, table, samples in models[1:]:
+        d = paired_difference(table["auc"].to_numpy()[:-1], ref_point, samples, ref_samples, alpha)
+        rows.append(pd.DataFrame({"model": name, "reference": ref_name, "label": table["label"].to_numpy(),
+                                  "auc": table["auc"].to_numpy(), "auc_reference": ref_table["auc"].to_numpy(),
+                                  "diff": d["diff"], "ci_low": d["ci_low"], "ci_high": d["ci_high"],
+                                  "n_boot_valid": d["n_valid"]}))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()

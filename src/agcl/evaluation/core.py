@@ -11,6 +11,7 @@ import pandas as pd
 
 from agcl.boxes.generators import BoxSettings, heatmaps_to_boxes
 from agcl.evaluation.auc import auc_table
+from agcl.evaluation.bootstrap import bootstrap_aucs
 from agcl.evaluation.localization import (
     IOU_T,
     WANG_T,
@@ -53,6 +54,7 @@ class ModelResult:
     pointing: pd.DataFrame
     boxes: pd.DataFrame
     info: dict
+    auc_samples: np.ndarray | None = None  # bootstrap AUCs [n_boot, K] (same resamples for every model)
 
 
 def select_maps(ids: list[str], heatmaps: np.ndarray, pairs: pd.DataFrame) -> np.ndarray:
@@ -89,8 +91,9 @@ def evaluate_model(name: str, test_images: pd.DataFrame, predictions: pd.DataFra
     if preds[list(LABELS)].isna().any().any():
         missing = preds.index[preds[list(LABELS)].isna().any(axis=1)][0]
         raise KeyError(f"no prediction for test image {missing!r}")
-    auc = auc_table(test_images[list(LABELS)].to_numpy(), preds[list(LABELS)].to_numpy(), LABELS,
-                    n_boot=settings.n_boot, seed=settings.seed)
+    y, s = test_images[list(LABELS)].to_numpy(), preds[list(LABELS)].to_numpy()
+    samples = bootstrap_aucs(y, s, settings.n_boot, settings.seed) if settings.n_boot > 0 else None
+    auc = auc_table(y, s, LABELS, n_boot=settings.n_boot, seed=settings.seed, samples=samples)
     pairs = scope_pairs(gt, settings.scope, box_labels, predictions, settings.threshold)
     maps = select_maps(heat_ids, heatmaps, pairs)
     wh = sizes.set_index("image_id").reindex(pairs["image_id"])
@@ -108,4 +111,4 @@ def evaluate_model(name: str, test_images: pd.DataFrame, predictions: pd.DataFra
     point = pointing_game(maps, pairs, gt, wh["width"].to_numpy(), wh["height"].to_numpy(), box_labels)
     info = {"n_test_images": int(len(test_images)), "n_box_images": int(gt["image_id"].nunique()),
             "n_pairs": int(len(pairs)), "heatmap_size": list(heatmaps.shape[2:])}
-    return ModelResult(name, auc, loc, wang, iou, point, boxes, info)
+    return ModelResult(name, auc, loc, wang, iou, point, boxes, info, samples)
