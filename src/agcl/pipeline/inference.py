@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from agcl.labels import LABEL_INDEX, LABELS
-from agcl.models import infer
+from agcl.models import forward_with_cams
 from agcl.pipeline.context import RunContext
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def predict(ctx: RunContext, model: torch.nn.Module, rows: pd.DataFrame, *, cam_
     probs, cams = [], []
     for batch in loader:
         images = batch["image"].to(env.device)
-        p, c = infer(model, images, autocast=env.amp_dtype is not None)
+        p, c = forward_with_cams(model, images, autocast=env.amp_dtype is not None)
         probs.append(p.cpu().numpy())
         if with_cams:
             c = c if cam_channels is None else c[:, list(cam_channels)]
