@@ -34,8 +34,14 @@ def plan(c: dict, sizes: list[int], a) -> dict:
     out = {}
     for n in (1, 4, 8):
         eff = {1: 1.0, 4: a.eff4, 8: a.eff8}[n]
-        train = lambda imgs: imgs / (a.train_img_s * n * eff)  # noqa: E731 - DDP data parallel
-        infer = lambda imgs: imgs / (a.infer_img_s * n)  # noqa: E731 - inference split across ranks
+        train_rate, infer_rate = a.train_img_s * n * eff, a.infer_img_s * n  # DDP; inference split over ranks
+
+        def train(imgs: float, rate: float = train_rate) -> float:
+            return imgs / rate
+
+        def infer(imgs: float, rate: float = infer_rate) -> float:
+            return imgs / rate
+
         cur_ddp = a.cur_epochs * (train(c["cur_train"]) + infer(c["cur_val"]))
         cur_split = a.cur_epochs * (lpt_makespan(sizes, n) / a.train_img_s + infer(c["cur_val"]))
         stages = {
@@ -50,7 +56,7 @@ def plan(c: dict, sizes: list[int], a) -> dict:
         best_cur = min(stages["curriculum_x_k (DDP per net)"], stages["curriculum_x_k (diseases split over ranks)"])
         total = sum(v for k, v in stages.items() if not k.startswith("curriculum")) + best_cur
         out[f"{n}_gpu"] = {**{k: round(v / 3600, 2) for k, v in stages.items()}, "total_h": round(total / 3600, 2),
-                           "loader_img_s_needed": round(a.train_img_s * n * eff)}
+                           "loader_img_s_needed": round(train_rate)}
     return out
 
 

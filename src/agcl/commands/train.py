@@ -45,7 +45,7 @@ def train(
 
     setup_console_logging()  # also under `torchrun -m agcl.cli` (main() is not the entry point there)
     cfg = load_config(config, overrides or [], schema=_schema())
-    env = setup_runtime(cfg.runtime)
+    env = setup_runtime(cfg.runtime, cfg.model.backbone)
     if not env.dist.is_main:
         logging.getLogger("agcl").setLevel(logging.WARNING)  # only rank 0 logs
     try:
