@@ -24,6 +24,7 @@ _AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 CPU_CHANNELS_LAST: dict[str, bool] = {
     "tiny": False,  # 1.01× (noise); contiguous keeps the demo's numbers
     "resnet18": True,  # 1.04× under load, 1.22× on an idle box (91.5 vs 74.9 img/s)
+    "resnet50": True,  # 1.16× under load
 }
 
 
