@@ -4,7 +4,7 @@ Prints one JSON object. Example:
     .venv/bin/python benchmarks/bench_cam.py --backbone resnet50 --size 512 --batch 4 --reps 3 --threads 2
 
 Per repetition and batch it times, in alternation: (a) plain inference (features -> logits ->
-probabilities), (b) ``agcl.models.infer`` (probabilities + exact CAM for 14 classes, one pass), and
+probabilities), (b) ``agcl.models.forward_with_cams`` (probabilities + exact CAM for 14 classes, one pass), and
 (c) the boxes of all 14 maps of every image for each generator / upsampling option; the CAM einsum
 alone is also timed on precomputed features, since b − a is below the noise. Overhead =
 (CAM + c) / a, per image. Random init (weights do not change the cost).
@@ -22,7 +22,7 @@ import torch
 
 from agcl.boxes.generators import BoxSettings, heatmaps_to_boxes
 from agcl.boxes.geometry import iou
-from agcl.models import build_model, infer
+from agcl.models import build_model, forward_with_cams
 
 
 def _cheap_vs_full(size: int, n: int = 200, seed: int = 0) -> dict[str, float]:
@@ -104,7 +104,7 @@ def main() -> None:
             model.probabilities(model(x))
         times["plain"].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        _, cams = infer(model, x)
+        _, cams = forward_with_cams(model, x)
         times["infer"].append(time.perf_counter() - t0)
         with torch.inference_mode():
             feats = model.forward_features(x)

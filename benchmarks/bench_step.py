@@ -8,6 +8,14 @@ baseline / two-path to cancel drift and noise; the medians of per-step times are
     python benchmarks/bench_step.py --device cuda --backbone resnet50 --size 512 --batch 32 --amp bf16
 
 Prints one JSON object: seconds per step, images/s, and the ratio two_path / baseline (target ≤ 1.10).
+
+    python benchmarks/bench_step.py --channels-last-ab tiny,resnet18,resnet50,timm:tf_efficientnet_lite0 \
+        --size 128 --batch 32
+
+instead measures the baseline training step with and without channels_last, alternating per round, for
+each backbone (``timm:NAME``: a bare timm model, 1 input channel, 14 outputs, BCE + SGD, for backbones
+agcl does not ship), and prints one JSON object per backbone; this chose ``runtime.channels_last: auto``
+on CPU (see :data:`agcl.train.device.CPU_CHANNELS_LAST`).
 """
 
 from __future__ import annotations
@@ -58,7 +66,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5, help="alternating measurement rounds per network")
     ap.add_argument("--steps", type=int, default=3, help="optimizer steps per round")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    ap.add_argument("--channels-last-ab", default="", help="comma-separated backbones: channels_last on vs off")
     args = ap.parse_args()
+    if args.channels_last_ab:
+        for backbone in args.channels_last_ab.split(","):
+            print(json.dumps(channels_last_ab(backbone, args)), flush=True)
+        return
 
     rt = RuntimeConfig(device=args.device, amp=args.amp, channels_last=args.channels_last,
                        deterministic=False, num_threads=args.threads)
@@ -98,6 +111,41 @@ def main() -> None:
         "baseline_all_s": [round(t, 5) for t in times["multilabel"]], "two_path_all_s": [round(t, 5) for t in times["two_path"]],
         "torch": torch.__version__, "cpu_count": os.cpu_count(),
     }, indent=2))
+
+
+def channels_last_ab(backbone: str, args) -> dict:
+    """Baseline step with channels_last on and off (CPU, fp32), alternating rounds; medians reported."""
+    from agcl.train.device import RuntimeEnv
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if backbone.startswith("timm:"):
+        import timm
+
+        model = timm.create_model(backbone[5:], pretrained=False, in_chans=1, num_classes=14)
+        envs = {"on": RuntimeEnv(torch.device("cpu"), channels_last=True),
+                "off": RuntimeEnv(torch.device("cpu"), channels_last=False)}
+        fwd = {k: model for k in envs}
+    else:
+        envs = {k: RuntimeEnv(torch.device("cpu"), channels_last=k == "on") for k in ("on", "off")}
+        fwd = {k: build_model({"kind": "multilabel", "backbone": backbone, "image_size": args.size},
+                              pretrained="none", seed=0) for k in envs}
+    batches = make_batches(args.steps, args.batch, args.size, 1)
+    opts = {k: build_optimizer(m, OptimConfig()) for k, m in fwd.items()}
+    times: dict[str, list[float]] = {k: [] for k in envs}
+    for r in range(args.rounds + 1):
+        for k, env in envs.items():
+            fwd[k].to(memory_format=torch.channels_last if env.channels_last else torch.contiguous_format)
+            t0 = time.perf_counter()
+            train_one_epoch(fwd[k], lambda out, b: masked_bce(out, b["labels"]), batches, opts[k], env.grad_scaler(), env)
+            if r > 0:
+                times[k].append((time.perf_counter() - t0) / args.steps)
+    on, off = (statistics.median(times[k]) for k in ("on", "off"))
+    return {"benchmark": "channels_last_ab", "backbone": backbone, "size": args.size, "batch": args.batch,
+            "threads": torch.get_num_threads(), "rounds": args.rounds, "steps_per_round": args.steps,
+            "img_per_s_channels_last": round(args.batch / on, 2), "img_per_s_contiguous": round(args.batch / off, 2),
+            "speedup_channels_last": round(off / on, 3), "all_s": {k: [round(v, 4) for v in t] for k, t in times.items()},
+            "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(), "torch": torch.__version__}
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ def predict(
     device: str = "auto",
     generator: str = "cam20",
     box_threshold: float = 0.5,
+    box_grid: int = 128,
+    workers: int = 0,
     progress: bool = False,
     heatmap: str = "cam",
 ) -> PredictionSet:
@@ -48,6 +50,9 @@ def predict(
         device: ``auto`` | ``cpu`` | ``cuda``.
         generator: heatmap→box generator, ``cam20`` or ``wang2017``.
         box_threshold: make boxes for labels whose probability is at least this (0 = all labels).
+        box_grid: find boxes on the CAM upsampled to this grid side (capped at the input size; 0 = the
+            input size); boxes are always returned in original pixels.
+        workers: processes decoding images ahead of the network (0 = decode in this process).
         progress: show a progress bar.
         heatmap: heatmap source for boxes and overlays: ``cam`` (exact CAM) | ``gradcam`` | ``gradcampp``.
 
@@ -55,10 +60,11 @@ def predict(
         A :class:`~agcl.inference.predictor.PredictionSet`: ``.probabilities``, ``.boxes`` (original
         pixels), ``.heatmaps`` ``[N,14,h,w]`` and ``.failures`` (rejected files; never raised).
     """
-    from agcl.inference.driver import predict as _predict
+    from agcl.inference.driver import predict_checkpoint
 
-    return _predict(checkpoint, images, out=out, overlays=overlays, batch_size=batch_size, device=device,
-                    generator=generator, box_threshold=box_threshold, progress=progress, heatmap=heatmap)
+    return predict_checkpoint(checkpoint, images, out=out, overlays=overlays, batch_size=batch_size, device=device,
+                              generator=generator, box_threshold=box_threshold, box_grid=box_grid, workers=workers,
+                              progress=progress, heatmap=heatmap)
 
 
 def report(run_dir: PathLike, *, seed: int = 0, n_random: int = 1, tile: int = 256) -> Path:

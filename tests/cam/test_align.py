@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from agcl.cam.align import align_to_image
-from agcl.models import build_backbone, build_model, infer
+from agcl.models import build_backbone, build_model, forward_with_cams
 from agcl.models.backbones import feature_geometry
 
 
@@ -75,9 +75,9 @@ def test_align_keeps_constants_types_and_is_separable():
 def test_infer_image_frame_is_aligned_feature_frame():
     model = build_model({"kind": "multilabel", "backbone": "tiny", "image_size": 64}, seed=0).eval()
     x = torch.rand(2, 1, 64, 64, generator=torch.Generator().manual_seed(0))
-    p1, native = infer(model, x)
-    p2, image = infer(model, x, frame="image")
+    p1, native = forward_with_cams(model, x)
+    p2, image = forward_with_cams(model, x, frame="image")
     torch.testing.assert_close(p1, p2)
     torch.testing.assert_close(image, align_to_image(native, 64, *feature_geometry("tiny")))
     with pytest.raises(ValueError):
-        infer(model, x, frame="cache")
+        forward_with_cams(model, x, frame="cache")

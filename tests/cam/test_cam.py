@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from agcl.cam import class_activation_maps, minmax_normalize
-from agcl.models import build_model, infer
+from agcl.models import build_model, forward_with_cams
 
 
 def _reference(model, x, layer, weight):
@@ -25,7 +25,7 @@ def _reference(model, x, layer, weight):
 def test_cam_matches_hook_reference_resnet18(kind):
     model = build_model({"kind": kind, "backbone": "resnet18", "image_size": 64}, seed=0).eval()
     x = torch.rand(2, 1, 64, 64, generator=torch.Generator().manual_seed(0))
-    probs, cams = infer(model, x)
+    probs, cams = forward_with_cams(model, x)
     w = model.fc.weight.detach()
     weight = w if kind == "multilabel" else (w[1:2] - w[0:1])
     ref = _reference(model, x, model.backbone.layer4, weight)
@@ -35,14 +35,14 @@ def test_cam_matches_hook_reference_resnet18(kind):
     with torch.no_grad():
         logits = model(x)
         target = logits if kind == "multilabel" else (logits[:, 1:] - logits[:, :1])
-        _, cams_b = infer(model, x, with_bias=True)
+        _, cams_b = forward_with_cams(model, x, with_bias=True)
     torch.testing.assert_close(cams_b.mean(dim=(2, 3)), target, rtol=1e-4, atol=1e-4)
 
 
 def test_binary_positive_option():
     model = build_model({"kind": "binary", "backbone": "tiny", "cam": "positive"}, seed=0).eval()
     x = torch.rand(1, 1, 32, 32)
-    _, cams = infer(model, x)
+    _, cams = forward_with_cams(model, x)
     with torch.no_grad():
         f = model.forward_features(x)
     torch.testing.assert_close(cams, class_activation_maps(f, model.fc.weight[1:2]))

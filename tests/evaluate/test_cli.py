@@ -153,3 +153,65 @@ def test_evaluate_gradcam_source_needs_a_checkpoint(tiny_eval):
     assert res.exit_code == 2 and "checkpoint.pt not found" in res.output
     res = CliRunner().invoke(app, ["evaluate", str(index), "--stage", str(stage), "--heatmap", "gradcamm"])
     assert res.exit_code == 2 and "did you mean 'gradcam'" in res.output
+
+
+def test_evaluate_bootstrap_writes_paired_differences(tiny_eval):
+    from agcl.evaluation.auc import auc_table
+    from agcl.evaluation.bootstrap import bootstrap_aucs, paired_difference
+
+    index, stage = tiny_eval
+    res = CliRunner().invoke(app, ["evaluate", str(index), "--stage", str(stage), "--control", "centre",
+                                   "--bootstrap", "50", "--seed", "3", "--generator", "cam20"])
+    assert res.exit_code == 0, res.output
+    out = stage.parent / "eval"
+    diff = pd.read_csv(out / "auc_diff.csv").set_index("label")
+    assert (diff["model"] == "centre").all() and (diff["reference"] == "bsl").all()
+    assert (diff["bootstrap"] == 50).all() and (diff["seed"] == 3).all()  # the table names its settings
+    # recompute from the stage's inputs: the centre control scores 0.5 everywhere
+    images = pd.read_csv(index / "images.csv")
+    test = images[images["split"] == "test"]
+    y = test[list(LABELS)].to_numpy()
+    s = pd.read_csv(stage / "predictions.csv").set_index("image_id").loc[test["image_id"], list(LABELS)].to_numpy()
+    flat = np.full_like(s, 0.5)
+    samples = bootstrap_aucs(y, np.stack([flat, s]), 50, seed=3)
+    pa, pb = (auc_table(y, x, LABELS)["auc"].to_numpy()[:-1] for x in (flat, s))
+    want = paired_difference(pa, pb, samples[0], samples[1])
+    np.testing.assert_allclose(diff["diff"].to_numpy(), want["diff"], atol=1e-5)
+    np.testing.assert_allclose(diff["ci_low"].to_numpy(), want["ci_low"], atol=1e-5)
+    assert diff.loc["Mean", "ci_high"] < 0  # a flat control is clearly worse than the near-perfect stage
+    auc = pd.read_csv(out / "auc.csv")
+    assert {"ci_low", "ci_high", "n_boot_valid"} <= set(auc.columns)
+    md = (out / "summary.md").read_text()
+    assert "AUC difference vs bsl (paired bootstrap" in md
+    assert json.loads((out / "summary.json").read_text())["auc_diff"][0]["reference"] == "bsl"
+
+
+@pytest.mark.parametrize("with_boxes", [True, False])
+def test_pipeline_compare_reports_paired_differences(tiny_eval, with_boxes):
+    from types import SimpleNamespace
+
+    from agcl.pipeline.compare import run_compare
+    from agcl.pipeline.settings import EvalConfig
+
+    index, stage = tiny_eval
+    if not with_boxes:  # Table 1 only: no GT box on a test image
+        pd.read_csv(index / "boxes.csv").query("image_id == 'img035.png'").to_csv(index / "boxes.csv", index=False)
+    other = stage.parent / "stage_agcl_1"
+    preds = pd.read_csv(stage / "predictions.csv")
+    preds[list(LABELS)] = preds[list(LABELS)].to_numpy()[::-1]  # a worse model
+    write_predictions(other, preds["image_id"], preds[list(LABELS)].to_numpy())
+    (other / "heatmaps.npy").write_bytes((stage / "heatmaps.npy").read_bytes())
+    for f in stage.iterdir():
+        if not (other / f.name).exists():
+            (other / f.name).write_bytes(f.read_bytes())
+    cfg = SimpleNamespace(eval=EvalConfig(generator="cam20", bootstrap=40), data=SimpleNamespace(image_size=S),
+                          runtime=SimpleNamespace(seed=0))
+    ctx = SimpleNamespace(cfg=cfg, index_dir=index, cache_dir=index / f"cache_{S}", severity=None)
+    out = stage.parent / "eval"
+    run_compare(ctx, out, [("BSL", stage), ("AGCL-1", other)], [])
+    diff = pd.read_csv(out / "auc_diff.csv").set_index("label")
+    assert (diff["reference"] == "BSL").all() and diff.loc["Mean", "diff"] < 0
+    assert diff.loc["Mean", "ci_low"] <= diff.loc["Mean", "diff"] <= diff.loc["Mean", "ci_high"]
+    assert "AUC difference vs BSL" in (out / "summary.md").read_text()
+    with pytest.raises(Exception, match="eval.bootstrap"):
+        EvalConfig(bootstrap=-1)

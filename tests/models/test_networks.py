@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from agcl.errors import ConfigError, InputError
-from agcl.models import BinaryNet, MultiLabelNet, TwoPathNet, build_backbone, build_model, infer
+from agcl.models import BinaryNet, MultiLabelNet, TwoPathNet, build_backbone, build_model, forward_with_cams
 from agcl.models.networks import IMAGENET_MEAN, IMAGENET_STD, InputAdapter
 
 
@@ -18,7 +18,7 @@ def test_shapes_and_infer(kind, cls, k):
     model = build_model({"kind": kind, "backbone": "tiny", "image_size": 64}, seed=0).eval()
     assert isinstance(model, cls)
     x = torch.rand(3, 1, 64, 64, generator=torch.Generator().manual_seed(1))
-    probs, cams = infer(model, x)
+    probs, cams = forward_with_cams(model, x)
     assert probs.shape == (3, k) and cams.shape == (3, k, 8, 8)
     with torch.no_grad():
         logits = model(x)
@@ -96,8 +96,8 @@ def test_input_adapter_grey_and_channels_last():
 def test_infer_autocast_close():
     model = build_model({"kind": "multilabel", "backbone": "tiny"}, seed=0).eval()
     x = torch.rand(2, 1, 32, 32)
-    p32, c32 = infer(model, x)
-    p16, c16 = infer(model, x, autocast=True)
+    p32, c32 = forward_with_cams(model, x)
+    p16, c16 = forward_with_cams(model, x, autocast=True)
     assert p16.dtype == torch.float32 and c16.dtype == torch.float32
     assert torch.allclose(p32, p16, atol=0.05)
 

@@ -20,15 +20,9 @@ SIZE = 64  # the model's input side; NIH originals are 1024
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A contract checkpoint of the tiny backbone (seeded random init), input size 64."""
-    from agcl.models import build_model
-    from agcl.train.checkpoint import model_payload, save_checkpoint
-
-    model = build_model({"kind": "multilabel", "backbone": "tiny", "image_size": SIZE}, seed=0)
-    path = tmp_path_factory.mktemp("ckpt") / "checkpoint.pt"
-    save_checkpoint(path, model_payload(model, stage="bsl", epoch=0, config={}))
-    return path
+def checkpoint(make_checkpoint) -> Path:
+    """A contract checkpoint of the tiny backbone (seeded random init), input size SIZE."""
+    return make_checkpoint(SIZE)
 
 
 def _grey(path: Path, size: tuple[int, int], seed: int, mode: str = "L") -> Path:

@@ -27,7 +27,7 @@ def class_activation_maps(
     Shapes: features [B,C,h,w] float; weight [K,C]; bias [K] -> [B,K,h,w] in the features' dtype,
     on the feature grid: cell (i,j) is centred on the receptive-field centre of feature (i,j), which is
     *not* the centre of input rows i*H/h..(i+1)*H/h (ResNet: half a cell up-left); use
-    :func:`agcl.cam.align.align_to_image` (or ``infer(..., frame="image")``) before reading a map in
+    :func:`agcl.cam.align.align_to_image` (or ``forward_with_cams(..., frame="image")``) before reading a map in
     the image frame.
     """
     if features.ndim != 4 or weight.ndim != 2 or features.shape[1] != weight.shape[1]:

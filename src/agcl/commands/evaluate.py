@@ -31,7 +31,7 @@ def evaluate(
     upsample_size: Annotated[int, typer.Option(help="Upsampling grid side for --upsample before (0 = cache size S, else 512).")] = 0,
     connectivity: Annotated[int, typer.Option(help="Connected-component neighbourhood: 8 or 4.")] = 8,
     normalization: Annotated[str, typer.Option(help="Heatmap normalisation before thresholds: minmax | max.")] = "minmax",
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for AUC 95% CIs (0 = off).")] = 0,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for AUC 95% CIs and paired differences vs the first model (0 = off).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of bootstrap and the uniform control.")] = 0,
     control_size: Annotated[int, typer.Option(help="Control heatmap side h=w (0 = the first stage's, else 16).")] = 0,
     heatmap: Annotated[str, typer.Option(help="Heatmap source: cam (the stage's heatmaps.npy) | gradcam | gradcampp "

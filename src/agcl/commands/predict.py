@@ -33,6 +33,9 @@ def predict(
     generator: Annotated[str, typer.Option("--generator", help="Heatmap-to-box generator: cam20 | wang2017.")] = "cam20",
     box_threshold: Annotated[float, typer.Option("--box-threshold", min=0.0, max=1.0,
                                                  help="Make boxes for labels with probability >= this (0 = all 14).")] = 0.5,
+    box_grid: Annotated[int, typer.Option("--box-grid", min=0,
+                                          help="Find boxes on the CAM upsampled to this grid (capped at the input size; 0 = input size).")] = 128,
+    workers: Annotated[int, typer.Option("--workers", min=0, help="Processes decoding images ahead of the network (0 = none).")] = 0,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
     heatmap: Annotated[str, typer.Option("--heatmap", help="Heatmap source for boxes and overlays: cam | gradcam | gradcampp.")] = "cam",
 ) -> None:
@@ -42,10 +45,11 @@ def predict(
 
     Exit code 0: all inputs processed; 3: some inputs rejected (the others are still written); 2: nothing could be predicted.
     """
-    from agcl.inference.driver import predict as run_predict
+    from agcl.inference.driver import predict_checkpoint
 
-    result = run_predict(checkpoint, inputs, out=out, overlays=overlays, batch_size=batch_size, device=device,
-                         generator=generator, box_threshold=box_threshold, progress=progress, heatmap=heatmap)
+    result = predict_checkpoint(checkpoint, inputs, out=out, overlays=overlays, batch_size=batch_size, device=device,
+                                generator=generator, box_threshold=box_threshold, box_grid=box_grid, workers=workers,
+                                progress=progress, heatmap=heatmap)
     n_ok, n_bad = len(result.probabilities), len(result.failures)
     if n_ok == 0 and n_bad:
         raise InputError(f"no input could be predicted: all {n_bad} rejected (reasons in {out / 'failures.csv'})")

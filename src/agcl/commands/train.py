@@ -40,7 +40,7 @@ def train(
         from agcl.pipeline.driver import check_resume_config
 
         check_resume_config(run_dir, cfg)
-    env = setup_runtime(cfg.runtime)
+    env = setup_runtime(cfg.runtime, cfg.model.backbone)
     if not env.dist.is_main:
         logging.getLogger("agcl").setLevel(logging.WARNING)  # only rank 0 logs
     try:

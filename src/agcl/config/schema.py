@@ -125,7 +125,8 @@ class RuntimeConfig:
         device: ``auto`` (CUDA when available, else CPU) | ``cpu`` | ``cuda``.
         amp: ``auto`` (bf16 on CUDA devices that support it, none on CPU) | ``none`` | ``bf16`` | ``fp16``
             (fp16 uses a GradScaler and needs CUDA).
-        channels_last: ``auto`` (on for CUDA, off for CPU) | ``on`` | ``off``.
+        channels_last: ``auto`` (on for CUDA; on CPU only for backbones measured faster with it,
+            :data:`agcl.train.device.CPU_CHANNELS_LAST`) | ``on`` | ``off``.
         grad_accum_steps: micro-batches accumulated per optimizer step.
         seed: seed of every random draw of the loop (data order, augmentation, dropout).
         deterministic: use deterministic algorithms (bit-identical reruns on CPU; slower cuDNN on CUDA).

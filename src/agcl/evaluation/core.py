@@ -12,6 +12,7 @@ import pandas as pd
 from agcl.boxes.generators import heatmaps_to_boxes
 from agcl.evaluation.auc import auc_table
 from agcl.evaluation.calibration import Calibration, calibrate
+from agcl.evaluation.bootstrap import bootstrap_aucs
 from agcl.evaluation.localization import (
     IOU_T,
     WANG_T,
@@ -41,6 +42,7 @@ class ModelResult:
     maxboxacc: pd.DataFrame
     curve: pd.DataFrame
     calibration: Calibration | None = None
+    auc_samples: np.ndarray | None = None  # bootstrap AUCs [n_boot, K] (same resamples for every model)
 
 
 def select_maps(ids: list[str], heatmaps: np.ndarray, pairs: pd.DataFrame) -> np.ndarray:
@@ -80,8 +82,9 @@ def evaluate_model(name: str, test_images: pd.DataFrame, predictions: pd.DataFra
     if preds[list(LABELS)].isna().any().any():
         missing = preds.index[preds[list(LABELS)].isna().any(axis=1)][0]
         raise KeyError(f"no prediction for test image {missing!r}")
-    auc = auc_table(test_images[list(LABELS)].to_numpy(), preds[list(LABELS)].to_numpy(), LABELS,
-                    n_boot=settings.bootstrap, seed=settings.seed)
+    y, s = test_images[list(LABELS)].to_numpy(), preds[list(LABELS)].to_numpy()
+    samples = bootstrap_aucs(y, s, settings.bootstrap, settings.seed) if settings.bootstrap > 0 else None
+    auc = auc_table(y, s, LABELS, n_boot=settings.bootstrap, seed=settings.seed, samples=samples)
     pairs = scope_pairs(gt, settings.scope, box_labels, predictions, settings.threshold)
     maps = select_maps(heat_ids, heatmaps, pairs)
     wh = sizes.set_index("image_id").reindex(pairs["image_id"])
@@ -108,7 +111,7 @@ def evaluate_model(name: str, test_images: pd.DataFrame, predictions: pd.DataFra
     if parts is not None:
         cal = calibrate(maps, pairs, wh.reset_index(), gt, parts, box_labels, settings.boxes, settings.t,
                         settings.criterion, best, with_gt)
-    return ModelResult(name, auc, loc, wang, iou, point, boxes, info, max_box_acc(curve), curve, cal)
+    return ModelResult(name, auc, loc, wang, iou, point, boxes, info, max_box_acc(curve), curve, cal, samples)
 
 
 def _with_gt(pairs: pd.DataFrame, gt: pd.DataFrame) -> np.ndarray:

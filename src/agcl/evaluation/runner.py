@@ -19,7 +19,7 @@ from agcl.evaluation.core import ModelResult, evaluate_model
 from agcl.evaluation.gradient import gradient_heatmaps
 from agcl.evaluation.inputs import load_stage, load_test_set
 from agcl.evaluation.settings import EvalSettings, check_choice, check_range
-from agcl.evaluation.tables import auc_wide, write_calibration, write_tables
+from agcl.evaluation.tables import auc_wide, paired_auc, paired_wide, write_calibration, write_tables
 from agcl.labels import LABELS
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,10 @@ def run_evaluation(*, index_dir: Path, stages: list[Path], names: list[str], con
         written += write_calibration(out, results, split, settings.calibration(), settings.describe())
     auc = auc_wide(results).set_index("Model").T.reset_index().rename(columns={"index": "Disease"})
     _print(auc, f"Table 1 — AUC (test, n={len(test.images)})", 4)
+    paired = paired_auc(results)
+    if not paired.empty:
+        _print(paired_wide(paired), f"AUC − AUC({paired['reference'].iloc[0]}): paired bootstrap, "
+               f"{settings.bootstrap} resamples, 95 % CI", 4)
     for r in results:  # one compact Table 2 per model; summary.md has them side by side
         loc = r.localization[["label", "gt", "detected", "tp", "gt_hit", "recall", "precision"]]
         loc = loc.set_axis(["Disease", "GT", "Det", "TP", "GT hit", "Recall", "Prec"], axis=1)

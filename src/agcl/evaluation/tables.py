@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from agcl.evaluation.auc import MEAN_ROW
+from agcl.evaluation.auc import MEAN_ROW, paired_auc_table
 from agcl.evaluation.core import ModelResult
 from agcl.io import write_json_atomic, write_text_atomic, write_with_atomic
 from agcl.labels import LABELS
@@ -24,7 +24,11 @@ def _long(results: list[ModelResult], attr: str, settings: dict) -> pd.DataFrame
         df.insert(0, "model", r.name)
         df["source"] = r.info.get("source", "")
         frames.append(df)
-    out = pd.concat(frames, ignore_index=True)
+    return _with_settings(pd.concat(frames, ignore_index=True), settings)
+
+
+def _with_settings(out: pd.DataFrame, settings: dict) -> pd.DataFrame:
+    out = out.copy()
     for k, v in settings.items():
         if isinstance(v, dict) or k in out.columns:
             continue  # nested context (per-model sources) is in the 'source' column and summary.json
@@ -53,6 +57,22 @@ def auc_wide(results: list[ModelResult]) -> pd.DataFrame:
         s = r.auc.set_index("label")["auc"]
         rows.append({"Model": r.name, **{SHORT.get(k, k): float(s[k]) for k in (*LABELS, MEAN_ROW)}})
     return pd.DataFrame(rows)
+
+
+def paired_auc(results: list[ModelResult]) -> pd.DataFrame:
+    """Paired bootstrap AUC differences of every model against the first (empty without bootstrap)."""
+    if len(results) < 2 or any(r.auc_samples is None for r in results):
+        return pd.DataFrame()
+    return paired_auc_table([(r.name, r.auc, r.auc_samples) for r in results])
+
+
+def paired_wide(paired: pd.DataFrame) -> pd.DataFrame:
+    """Disease × model cells ``+0.012 [-0.004, +0.027]`` (difference and 95 % CI; — where undefined)."""
+    cell = paired.apply(lambda r: "—" if math.isnan(r["diff"]) else
+                        f"{r['diff']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]", axis=1)
+    wide = paired.assign(cell=cell).pivot(index="label", columns="model", values="cell")
+    wide = wide.reindex(index=list(dict.fromkeys(paired["label"])), columns=list(dict.fromkeys(paired["model"])))
+    return wide.rename(index=SHORT).rename_axis(None, axis=1).reset_index().rename(columns={"label": "Disease"})
 
 
 def localization_wide(results: list[ModelResult]) -> pd.DataFrame:
@@ -100,6 +120,9 @@ def summary_markdown(results: list[ModelResult], settings: dict, context: dict) 
         "best global threshold (Choe et al. 2020)", "",
         markdown_table(maxboxacc_wide(results), 3), "",
     ]
+    paired = paired_auc(results)
+    if not paired.empty:
+        parts[10:10] = paired_section(paired, settings)
     return "\n".join(parts)
 
 
@@ -113,6 +136,13 @@ def maxboxacc_wide(results: list[ModelResult]) -> pd.DataFrame:
     return out
 
 
+def paired_section(paired: pd.DataFrame, settings: dict) -> list[str]:
+    """Markdown lines: AUC(model) − AUC(reference) with paired bootstrap 95 % CIs."""
+    return [f"## Table 1 — AUC difference vs {paired['reference'].iloc[0]} (paired bootstrap over test images, "
+            f"{settings.get('bootstrap')} resamples, seed {settings.get('seed')}, 95 % percentile CI)", "",
+            markdown_table(paired_wide(paired)), ""]
+
+
 def _pointing_wide(results: list[ModelResult]) -> pd.DataFrame:
     base = results[0].pointing.set_index("label")
     out = pd.DataFrame({"Disease": base.index, "n": base["n"].to_numpy()})
@@ -123,7 +153,8 @@ def _pointing_wide(results: list[ModelResult]) -> pd.DataFrame:
 
 def write_tables(out_dir, results: list[ModelResult], settings: dict, context: dict) -> list[Path]:
     """Write ``auc.csv``, ``localization.csv``, ``wang.csv``, ``iou.csv``, ``pointing.csv``, ``maxboxacc.csv``,
-    ``maxboxacc_curve.csv``, ``summary.json``, ``summary.md`` and ``boxes_<model>.csv`` into ``out_dir`` (atomic)."""
+    ``maxboxacc_curve.csv``, ``summary.json``, ``summary.md`` and ``boxes_<model>.csv`` into ``out_dir`` (atomic),
+    and ``auc_diff.csv`` (paired bootstrap differences vs the first model) when bootstrapped."""
     out = Path(out_dir)
     tags = {**context, **settings}
     written = []
@@ -133,6 +164,11 @@ def write_tables(out_dir, results: list[ModelResult], settings: dict, context: d
         df = _long(results, attr, tags)
         write_with_atomic(out / fname, lambda tmp, df=df: df.to_csv(tmp, index=False, float_format="%.6g"))
         written.append(out / fname)
+    paired = paired_auc(results)
+    if not paired.empty:
+        df = _with_settings(paired, tags)
+        write_with_atomic(out / "auc_diff.csv", lambda tmp: df.to_csv(tmp, index=False, float_format="%.6g"))
+        written.append(out / "auc_diff.csv")
     for r in results:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in r.name)
         write_with_atomic(out / f"boxes_{safe}.csv", lambda tmp, r=r: r.boxes.to_csv(tmp, index=False, float_format="%.4f"))
@@ -142,6 +178,8 @@ def write_tables(out_dir, results: list[ModelResult], settings: dict, context: d
                                                      for a in ("auc", "localization", "wang", "iou", "pointing",
                                                                "maxboxacc")}}
                           for r in results}}
+    if not paired.empty:
+        payload["auc_diff"] = paired.to_dict(orient="records")
     write_json_atomic(out / "summary.json", _nan_to_none(payload))
     write_text_atomic(out / "summary.md", summary_markdown(results, settings, context))
     return [*written, out / "summary.json", out / "summary.md"]

@@ -20,6 +20,7 @@ from agcl.errors import ConfigError, InputError
 from agcl.inference.inputs import Failure, LoadedImage, iter_loaded, scan_inputs
 from agcl.inference.predictor import (
     BOX_COLUMNS,
+    BOX_GRID,
     LoadedModel,
     PredictionSet,
     boxes_for_batch,
@@ -66,6 +67,8 @@ def predict_paths(
     batch_size: int = 8,
     generator: str = "cam20",
     box_threshold: float = 0.5,
+    box_grid: int = BOX_GRID,
+    workers: int = 0,
     overlay_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
     heatmap: str = "cam",
@@ -78,6 +81,9 @@ def predict_paths(
         batch_size: images per forward pass.
         generator: heatmap→box generator, ``cam20`` or ``wang2017`` (docs/evaluation.md, "Definitions").
         box_threshold: boxes are made for labels with probability >= this (0 = every label).
+        box_grid: side of the grid the CAM is upsampled to before thresholding (capped at the input
+            size S; 0 = S). Boxes are mapped from that grid to original pixels either way.
+        workers: DataLoader processes decoding images ahead of the forward pass (0 = in this process).
         overlay_dir: when given, overlay PNGs are written there while predicting.
         progress: show a rich progress bar.
         heatmap: heatmap source: ``cam`` | ``gradcam`` | ``gradcampp`` (boxes and overlays use it).
@@ -87,14 +93,16 @@ def predict_paths(
     check_choice("heatmap", heatmap, HEATMAP_SOURCES)
     if generator not in GENERATORS:
         raise ConfigError(f"unknown box generator {generator!r} (choices: {', '.join(GENERATORS)})")
-    if batch_size < 1:
-        raise ConfigError(f"batch size must be >= 1, got {batch_size}")
+    for option, value, low in (("batch size", batch_size, 1), ("box grid", box_grid, 0), ("workers", workers, 0)):
+        if value < low:
+            raise ConfigError(f"{option} must be >= {low}, got {value}")
     files, failures = scan_inputs(inputs)
     for f in failures:
         log.warning("rejected: %s", f.error)
     if not files:
         raise InputError("no image files to predict (inputs: " + ", ".join(str(p) for p in inputs) + ")")
-    settings = BoxSettings(generator=generator, upsample_size=loaded.image_size)
+    grid = min(box_grid, loaded.image_size) if box_grid else loaded.image_size
+    settings = BoxSettings(generator=generator, upsample_size=grid)
     writer = _OverlayWriter(Path(overlay_dir)) if overlay_dir is not None else None
     rows, box_frames, cam_list = [], [], []
     batch: list[LoadedImage] = []
@@ -116,15 +124,17 @@ def predict_paths(
     columns = [TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     with Progress(*columns, disable=not progress, transient=True) as bar:
         task = bar.add_task("predict", total=len(files))
-        for item in iter_loaded(files, loaded.image_size, keep_original=writer is not None):
-            if isinstance(item, Failure):
-                log.warning("rejected: %s", item.error)
-                failures.append(item)
-            else:
-                batch.append(item)
-                if len(batch) == batch_size:
-                    flush()
-            bar.advance(task)
+        for chunk in iter_loaded(files, loaded.image_size, keep_original=writer is not None, batch_size=batch_size,
+                                 workers=workers):
+            for item in chunk:
+                if isinstance(item, Failure):
+                    log.warning("rejected: %s", item.error)
+                    failures.append(item)
+                else:
+                    batch.append(item)
+                    if len(batch) == batch_size:
+                        flush()
+                bar.advance(task)
         if batch:
             flush()
     probabilities = pd.DataFrame(rows, columns=empty_probabilities().columns) if rows else empty_probabilities()
@@ -153,7 +163,7 @@ def clear_overlays(folder: Path) -> None:
         folder.rmdir()
 
 
-def predict(
+def predict_checkpoint(
     checkpoint: str | os.PathLike[str],
     inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
@@ -163,6 +173,8 @@ def predict(
     device: str = "auto",
     generator: str = "cam20",
     box_threshold: float = 0.5,
+    box_grid: int = BOX_GRID,
+    workers: int = 0,
     progress: bool = False,
     heatmap: str = "cam",
 ) -> PredictionSet:
@@ -183,7 +195,8 @@ def predict(
     if out_dir is not None:
         clear_overlays(out_dir / "overlays")
     result = predict_paths(loaded, list(inputs), batch_size=batch_size, generator=generator,
-                           box_threshold=box_threshold, progress=progress, heatmap=heatmap,
+                           box_threshold=box_threshold, box_grid=box_grid, workers=workers, progress=progress,
+                           heatmap=heatmap,
                            overlay_dir=(out_dir / "overlays") if overlays and out_dir is not None else None)
     if out_dir is not None:
         write_outputs(result, out_dir)

@@ -7,11 +7,12 @@ explicitly are always tried, whatever their extension: a non-image gives a clear
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from torch.utils.data import DataLoader, Dataset
 
 from agcl.errors import AgclError, InputError
 
@@ -94,10 +95,30 @@ def load_image(path: Path, size: int, *, keep_original: bool = False) -> LoadedI
     return LoadedImage(str(path), original, resized, int(width), int(height))
 
 
-def iter_loaded(files: Iterable[Path], size: int, *, keep_original: bool = False):
-    """Yield a :class:`LoadedImage` or a :class:`Failure` per file, in order."""
-    for path in files:
+class DecodeDataset(Dataset):
+    """Files as a map-style dataset: item ``i`` is a :class:`LoadedImage` or a :class:`Failure`."""
+
+    def __init__(self, files: Sequence[Path], size: int, *, keep_original: bool = False) -> None:
+        self.files, self.size, self.keep_original = list(files), size, keep_original
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> LoadedImage | Failure:
         try:
-            yield load_image(path, size, keep_original=keep_original)
+            return load_image(self.files[i], self.size, keep_original=self.keep_original)
         except AgclError as exc:
-            yield Failure(str(path), str(exc))
+            return Failure(str(self.files[i]), str(exc))
+
+
+def _as_list(items: list) -> list:
+    return items
+
+
+def iter_loaded(files: Iterable[Path], size: int, *, keep_original: bool = False, batch_size: int = 1,
+                workers: int = 0) -> Iterator[list[LoadedImage | Failure]]:
+    """Yield lists of up to ``batch_size`` decoded files (a :class:`LoadedImage` or a :class:`Failure`
+    each), in order. With ``workers > 0``, ``workers`` DataLoader processes decode ahead of the caller."""
+    ds = DecodeDataset(list(files), size, keep_original=keep_original)
+    yield from DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=_as_list,
+                          prefetch_factor=4 if workers else None, persistent_workers=False)

@@ -24,6 +24,10 @@ from agcl.labels import LABELS
 log = logging.getLogger(__name__)
 
 BOX_COLUMNS = ["image", "label", "x0", "y0", "x1", "y1", "score"]
+#: Default side of the grid boxes are found on (``agcl predict --box-grid``): thresholding the CAM
+#: upsampled to 128² instead of S² keeps boxes nearly free (docs/benchmarks.md); they are mapped to
+#: original pixels either way, so only their granularity (S/128 input pixels) changes.
+BOX_GRID = 128
 
 
 @dataclass
@@ -70,11 +74,11 @@ def predict_batch(loaded: LoadedModel, pixels: np.ndarray, heatmap: str = "cam")
     Shapes: pixels ``[B, S, S]`` uint8 -> probs ``[B, 14]`` float32 in [0,1], cams ``[B, 14, h, w]``
     float32 (raw map, cache frame).
     """
-    from agcl.models import infer
+    from agcl.models import forward_with_cams
 
     x = torch.from_numpy(np.ascontiguousarray(pixels)).to(loaded.device).float().div_(255.0)[:, None]
     if heatmap == "cam":
-        probs, cams = infer(loaded.model, x)
+        probs, cams = forward_with_cams(loaded.model, x)
     else:
         from agcl.cam.gradcam import gradient_cams
 

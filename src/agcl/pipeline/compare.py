@@ -35,7 +35,8 @@ def run_compare(ctx: RunContext, out: Path, models: list[tuple[str, Path]], seed
     ev = ctx.cfg.eval
     test = load_test_set(ctx.index_dir, ctx.cache_dir)
     settings = EvalSettings(boxes=BoxSettings(generator=ev.generator, upsample_size=ctx.cfg.data.image_size),
-                            t=ev.t, scope=ev.scope)
+                            t=ev.t, scope=ev.scope, bootstrap=ev.bootstrap,
+                            seed=ctx.cfg.runtime.seed)
     if test.gt.empty:
         return _auc_only(ctx, out, test, models, seed_dirs)
     results = []
@@ -72,20 +73,30 @@ def _append_seed_sections(ctx: RunContext, out: Path, seed_dirs: list[tuple[str,
 def _auc_only(ctx: RunContext, out: Path, test, models: list[tuple[str, Path]],
               seed_dirs: list[tuple[str, Path]]) -> dict:
     """Table 1 only, for datasets whose test split has no ground-truth boxes (Table 2 is undefined)."""
-    from agcl.evaluation import auc_table
     from agcl.evaluation.artifacts import read_predictions
-    from agcl.evaluation.tables import markdown_table
+    from agcl.evaluation.auc import auc_table, paired_auc_table
+    from agcl.evaluation.bootstrap import bootstrap_aucs
+    from agcl.evaluation.tables import markdown_table, paired_section
 
-    frames, wide = [], []
+    n_boot, seed = ctx.cfg.eval.bootstrap, ctx.cfg.runtime.seed
+    y = test.images[list(LABELS)].to_numpy()
+    frames, wide, boot = [], [], []
     for name, sdir in models:
         preds = read_predictions(sdir).set_index("image_id").reindex(test.images["image_id"])
-        table = auc_table(test.images[list(LABELS)].to_numpy(), preds[list(LABELS)].to_numpy(), LABELS)
+        s = preds[list(LABELS)].to_numpy()
+        samples = bootstrap_aucs(y, s, n_boot, seed) if n_boot > 0 else None
+        table = auc_table(y, s, LABELS, n_boot=n_boot, seed=seed, samples=samples)
         frames.append(table.assign(model=name))
         wide.append({"Model": name, **dict(zip(table["label"], table["auc"], strict=True))})
+        boot.append((name, table, samples))
     long = pd.concat(frames, ignore_index=True)
     long = long[["model", *[c for c in long.columns if c != "model"]]]
     write_with_atomic(out / "auc.csv", lambda p: long.to_csv(p, index=False, float_format="%.6g"))
+    paired = paired_auc_table(boot) if n_boot > 0 else pd.DataFrame()
+    if not paired.empty:
+        write_with_atomic(out / "auc_diff.csv", lambda p: paired.to_csv(p, index=False, float_format="%.6g"))
     md = ["# agcl evaluation", "", "## Table 1 — per-class AUC (test split)", "", markdown_table(pd.DataFrame(wide)), "",
+          *(paired_section(paired, {"n_boot": n_boot, "seed": seed}) if not paired.empty else []),
           "## Table 2 — localization", "", "Not computed: the test split has no ground-truth boxes.", ""]
     write_text_atomic(out / "summary.md", "\n".join(md))
     _append_seed_sections(ctx, out, seed_dirs)

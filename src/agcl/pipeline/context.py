@@ -84,7 +84,7 @@ class RunContext:
     def env(self):
         from agcl.train.device import setup_runtime
 
-        return setup_runtime(self.cfg.runtime)
+        return setup_runtime(self.cfg.runtime, self.cfg.model.backbone)
 
     def config_dict(self) -> dict[str, Any]:
         return to_dict(self.cfg)

@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from agcl.labels import LABEL_INDEX, LABELS
-from agcl.models import infer
+from agcl.models import forward_with_cams
 from agcl.pipeline.context import RunContext
 from agcl.train.device import RuntimeEnv
 from agcl.train.distributed import gather_objects
@@ -57,7 +57,7 @@ def score_images(ctx: RunContext, model: torch.nn.Module, rows: pd.DataFrame, *,
     model.to(env.device).eval()
     parts = []
     for (k, _), batch in zip(mine, loader, strict=True):
-        p, c = infer(model, batch["image"].to(env.device), autocast=env.amp_dtype is not None)
+        p, c = forward_with_cams(model, batch["image"].to(env.device), autocast=env.amp_dtype is not None)
         if with_cams:
             c = c if cam_channels is None else c[:, list(cam_channels)]
             c = c.cpu().numpy().astype(np.float32)

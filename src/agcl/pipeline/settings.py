@@ -144,6 +144,11 @@ class EvalConfig:
     generator: Literal["wang2017", "cam20"] = "wang2017"
     t: float = 0.25
     scope: Literal["gt_images", "all_box_images", "predicted_positive"] = "gt_images"
+    bootstrap: int = 0  # resamples for Table 1 CIs and paired differences vs the first model (0 = off)
+
+    def __post_init__(self) -> None:
+        if self.bootstrap < 0:
+            raise ConfigError(f"eval.bootstrap must be >= 0, got {self.bootstrap}")
 
 
 @dataclass(frozen=True)

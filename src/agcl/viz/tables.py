@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 #: Per-row metric columns of eval/auc.csv and eval/localization.csv (everything else is a setting).
-AUC_METRICS = ("model", "label", "auc", "n_pos", "n_neg", "n_classes", "ci_low", "ci_high")
+AUC_METRICS = ("model", "label", "auc", "n_pos", "n_neg", "n_classes", "ci_low", "ci_high", "n_boot_valid")
 LOC_METRICS = ("model", "label", "gt", "detected", "tp", "gt_hit", "n_images", "recall", "precision", "fp", "afp")
 TABLE2_COLUMNS = (("detected", "Detected"), ("tp", "TP"), ("gt_hit", "GT hit"), ("recall", "Recall"),
                   ("precision", "Precision"))

@@ -1,4 +1,4 @@
-"""One-pass inference for the pipeline and ``agcl predict``: probabilities and CAMs together."""
+"""One forward pass that returns probabilities and CAMs together (the pipeline's stages and ``agcl predict``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from agcl.models.networks import CamNet
 
 
 @torch.inference_mode()
-def infer(model: CamNet, images: torch.Tensor, *, autocast: bool = False,
+def forward_with_cams(model: CamNet, images: torch.Tensor, *, autocast: bool = False,
           with_bias: bool = False, frame: str = "features") -> tuple[torch.Tensor, torch.Tensor]:
     """Probabilities and exact CAMs from one forward pass (features -> head -> CAM).
 
