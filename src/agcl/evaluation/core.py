@@ -11,8 +11,8 @@ import pandas as pd
 
 from agcl.boxes.generators import heatmaps_to_boxes
 from agcl.evaluation.auc import auc_table
-from agcl.evaluation.calibration import Calibration, calibrate
 from agcl.evaluation.bootstrap import bootstrap_aucs
+from agcl.evaluation.calibration import Calibration, calibrate
 from agcl.evaluation.localization import (
     IOU_T,
     WANG_T,
