@@ -4,7 +4,7 @@ Prints one JSON object. Example:
     .venv/bin/python benchmarks/bench_gradcam.py --backbone resnet50 --size 512 --batch 4 --reps 3 --threads 2
 
 Per repetition, in alternation, on the same batch:
-(a) ``agcl.models.infer``: probabilities + exact CAM of 14 classes (one forward pass);
+(a) ``agcl.models.forward_with_cams``: probabilities + exact CAM of 14 classes (one forward pass);
 (b) ``agcl.cam.gradcam.gradient_cams(method="gradcam")``: one forward pass + 14 backward passes
     through the head only, weights from pytorch-grad-cam;
 (c) the same for ``gradcampp``;
@@ -37,7 +37,7 @@ def _naive(model, x, k: int) -> None:
 
 def main() -> None:
     from agcl.cam.gradcam import gradient_cams
-    from agcl.models import build_model, infer
+    from agcl.models import build_model, forward_with_cams
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backbone", default="resnet50")
@@ -57,7 +57,7 @@ def main() -> None:
         if dev.type == "cuda":
             torch.cuda.synchronize()
 
-    variants = {"cam": lambda: infer(model, x), "gradcam": lambda: gradient_cams(model, x, "gradcam"),
+    variants = {"cam": lambda: forward_with_cams(model, x), "gradcam": lambda: gradient_cams(model, x, "gradcam"),
                 "gradcampp": lambda: gradient_cams(model, x, "gradcampp")}
     if args.naive:
         variants["library_call_per_class"] = lambda: _naive(model, x, 14)

@@ -8,7 +8,7 @@ import torch
 from agcl.cam import class_activation_maps
 from agcl.cam.align import align_to_image
 from agcl.cam.gradcam import gradient_cams
-from agcl.models import build_model, infer
+from agcl.models import build_model, forward_with_cams
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_image_frame_matches_the_stage_heatmaps(net_and_images):
     _, feat = gradient_cams(net, x, "gradcam", relu=False, frame="features")
     _, img = gradient_cams(net, x, "gradcam", relu=False, frame="image")
     torch.testing.assert_close(img, align_to_image(feat, (64, 64), *net.feature_geometry()))
-    _, cam_img = infer(net, x, frame="image")  # what a stage writes to heatmaps.npy
+    _, cam_img = forward_with_cams(net, x, frame="image")  # what a stage writes to heatmaps.npy
     h, w = feat.shape[-2:]
     torch.testing.assert_close(img * (h * w), cam_img, rtol=1e-4, atol=1e-4)
 
