@@ -38,7 +38,7 @@ def test_grid_boxes_map_exactly_to_original_pixels():
     cams[0, 3, 32:64, 16:80] = 4.0  # rows 32..63, columns 16..79 of the 128 grid
     probs = np.zeros((1, len(LABELS)))
     probs[0, 3] = 0.9
-    settings = BoxSettings(method="cam20", upsample_size=128)
+    settings = BoxSettings(generator="cam20", upsample_size=128)
     boxes = boxes_for_batch(["x.png"], probs, cams, np.array([1000.0]), np.array([600.0]), settings, 0.5)
     assert boxes["label"].tolist() == [LABELS[3]]
     # grid edges scaled by 1000/128 (x) and 600/128 (y): exact
@@ -53,7 +53,7 @@ def test_predict_uses_reduced_grid_and_maps_boxes(checkpoint: Path, images: list
     assert res.settings["boxes"]["upsample_size"] == 128
     for i, row in res.probabilities.iterrows():  # predict's boxes = the 128-grid boxes scaled to W×H
         grid = heatmaps_to_boxes(res.heatmaps[i], row["width"], row["height"],
-                                 BoxSettings(method="cam20", upsample_size=128))
+                                 BoxSettings(generator="cam20", upsample_size=128))
         got = res.boxes_of(row["image"])
         np.testing.assert_allclose(got[["x0", "y0", "x1", "y1"]].to_numpy(), grid.boxes)
         assert (got["x1"] <= row["width"]).all() and (got["y1"] <= row["height"]).all()
