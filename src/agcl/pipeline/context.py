@@ -106,7 +106,7 @@ class RunContext:
 
     def model_spec(self, kind: str) -> dict[str, Any]:
         spec = {"kind": kind, "backbone": self.cfg.model.backbone, "image_size": self.cfg.data.image_size,
-                "num_classes": 2 if kind == "binary" else len(LABELS)}
+                "num_classes": 2 if kind == "binary" else len(LABELS), "output_stride": self.cfg.model.output_stride}
         return spec
 
 
