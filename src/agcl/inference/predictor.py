@@ -64,12 +64,13 @@ def predict_batch(loaded: LoadedModel, pixels: np.ndarray) -> tuple[np.ndarray, 
     """Probabilities and raw CAMs for a batch of resized grey images.
 
     Shapes: pixels ``[B, S, S]`` uint8 -> probs ``[B, 14]`` float32 in [0,1], cams ``[B, 14, h, w]``
-    float32 (raw CAM, cache frame).
+    float32 (raw CAM resampled into the image frame: cell (i,j) is centred on the centre of its area of
+    the S×S image, see :mod:`agcl.cam.align`).
     """
     from agcl.models import infer
 
     x = torch.from_numpy(np.ascontiguousarray(pixels)).to(loaded.device).float().div_(255.0)[:, None]
-    probs, cams = infer(loaded.model, x)
+    probs, cams = infer(loaded.model, x, frame="image")
     return probs.cpu().numpy(), cams.cpu().numpy()
 
 
@@ -106,7 +107,8 @@ class PredictionSet:
         failures: ``image, error`` for every rejected input.
         settings: generator, threshold, checkpoint and model spec used.
 
-    Shapes: heatmaps ``[N, 14, h, w]`` float32, cache frame (S×S image resized to h×w).
+    Shapes: heatmaps ``[N, 14, h, w]`` float32, image frame (cell (i,j) = rows i·S/h..(i+1)·S/h of the
+    S×S image; :mod:`agcl.cam.align`).
     """
 
     probabilities: pd.DataFrame

@@ -109,6 +109,12 @@ class RunContext:
                 "num_classes": 2 if kind == "binary" else len(LABELS), "output_stride": self.cfg.model.output_stride}
         return spec
 
+    def feature_geometry(self) -> tuple[int, float]:
+        """``(stride, cell_centre)`` of the configured backbone's CAM grid (:mod:`agcl.cam.align`)."""
+        from agcl.models.backbones import feature_geometry
+
+        return feature_geometry(self.cfg.model.backbone, self.cfg.model.output_stride)
+
 
 def load_severity(path: Path, known_ids: set[str]) -> pd.DataFrame:
     """Read a severity table and join it to images.

@@ -1,8 +1,9 @@
 """Batched inference for the stages (probabilities + exact CAMs) and the test outputs of a model stage.
 
 A model stage (bsl, agl, agcl_k) writes, for the **test** split: ``predictions.csv`` (every test
-image), ``heatmaps.npy`` + ``heatmaps_ids.csv`` (raw CAMs of the test images that carry ground-truth
-boxes — the localization set; zero rows when the dataset has no boxes) and ``boxes.csv`` (boxes of the
+image), ``heatmaps.npy`` + ``heatmaps_ids.csv`` (raw CAMs in the image frame — see
+:mod:`agcl.cam.align` — of the test images that carry ground-truth boxes: the localization set; zero
+rows when the dataset has no boxes) and ``boxes.csv`` (boxes of the
 evaluated (image, class) pairs, original pixels, from :mod:`agcl.boxes`).
 """
 
@@ -25,12 +26,14 @@ log = logging.getLogger(__name__)
 
 
 def predict(ctx: RunContext, model: torch.nn.Module, rows: pd.DataFrame, *, cam_channels: Sequence[int] | None = None,
-            with_cams: bool = True) -> tuple[list[str], np.ndarray, np.ndarray | None]:
+            with_cams: bool = True, frame: str = "features") -> tuple[list[str], np.ndarray, np.ndarray | None]:
     """Probabilities and raw CAMs of ``model`` on the images of ``rows`` (no augmentation).
 
     Args:
         rows: images.csv rows to run on (any split — the caller decides; selection code passes val/train).
         cam_channels: keep only these CAM channels (default: all the model reports).
+        frame: ``"features"`` (seed maps, regression targets: the Eq. 1 CAM on the feature grid) or
+            ``"image"`` (what ``heatmaps.npy`` stores), as in :func:`agcl.models.infer`.
 
     Returns:
         ``(image_ids, probs, cams)``. Shapes: probs [N,K] float32; cams [N,K',h,w] float32 or None.
@@ -48,7 +51,7 @@ def predict(ctx: RunContext, model: torch.nn.Module, rows: pd.DataFrame, *, cam_
     probs, cams = [], []
     for batch in loader:
         images = batch["image"].to(env.device)
-        p, c = infer(model, images, autocast=env.amp_dtype is not None)
+        p, c = infer(model, images, autocast=env.amp_dtype is not None, frame=frame)
         probs.append(p.cpu().numpy())
         if with_cams:
             c = c if cam_channels is None else c[:, list(cam_channels)]
@@ -71,7 +74,7 @@ def write_test_outputs(ctx: RunContext, model: torch.nn.Module, out_dir: Path) -
     if gt is not None and len(gt):
         box_ids = sorted(set(gt["image_id"].astype(str)))
         rows = test[test["image_id"].astype(str).isin(box_ids)]
-        hids, _, cams = predict(ctx, model, rows)
+        hids, _, cams = predict(ctx, model, rows, frame="image")
         write_heatmaps(out_dir, hids, cams)
         pred_df = pd.DataFrame(probs, columns=list(LABELS)).assign(image_id=ids)
         pairs = scope_pairs(gt, ctx.cfg.eval.scope, labels=sorted(set(gt["label"]), key=LABEL_INDEX.get),
