@@ -36,15 +36,17 @@ def seed_sources(seeds: pd.DataFrame, severity: pd.DataFrame | None) -> pd.Serie
 
 
 def seed_quality(seeds: pd.DataFrame, maps: np.ndarray, truth: pd.DataFrame, sizes: pd.DataFrame,
-                 severity: pd.DataFrame | None, upsample_size: int, t: float = 0.25) -> pd.DataFrame:
+                 severity: pd.DataFrame | None, upsample_size: int, geometry: tuple[int, float] | None,
+                 t: float = 0.25) -> pd.DataFrame:
     """Per source: seeds, seeds with a truth box, mean IoBB of the seed's cam20 box, and IoBB > t rate.
 
-    Uses the pipeline's own seed diagnostic (:func:`agcl.pipeline.diagnostics.seed_box_iobb`).
+    Uses the pipeline's own seed diagnostic (:func:`agcl.pipeline.diagnostics.seed_box_iobb`); ``geometry``
+    is the backbone's ``(stride, cell_centre)`` (seed maps sit on the feature grid), None for image-frame maps.
     Shapes: maps [M,h,w] aligned with ``seeds`` rows; sizes ``image_id,width,height``.
     """
     wh = sizes.set_index("image_id").reindex(seeds["image_id"].astype(str))
     scores = seed_box_iobb(seeds, maps, truth, wh["width"].to_numpy(float), wh["height"].to_numpy(float),
-                           upsample_size)
+                           upsample_size, geometry)
     df = pd.DataFrame({"source": seed_sources(seeds, severity).to_numpy(), "iobb": scores})
     rows = []
     for src in sorted(df["source"].unique(), key=lambda s: (SOURCES.index(s) if s in SOURCES else 99, s)):

@@ -32,7 +32,7 @@ import pandas as pd
 import premise_stats as st
 
 AGCL = [str(Path(sys.executable).with_name("agcl"))]  # the console script of this venv
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+CONFIG = Path(__file__).with_suffix(".yaml")  # the study recipe (benchmarks/premise_study.yaml)
 MODELS = ("BSL", "AGL", "AGCL-1", "AGCL-2")
 
 
@@ -99,17 +99,35 @@ def bsl_val_auc(run: Path) -> dict:
             "n_val": len(val), "epochs": done.get("epochs"), "seconds": done.get("seconds")}
 
 
-def load_run(run: Path, test, y: np.ndarray) -> dict:
+STAGES = {"BSL": "bsl", "AGL": "agl", "AGCL-1": "agcl_1", "AGCL-2": "agcl_2", "AGCL-3": "agcl_3"}
+
+
+def eval_dir(data: Path, run: Path) -> Path | None:
+    """The run's own ``eval/``; for a run stopped early (``--only``), ``agcl evaluate`` of its finished model
+    stages (same generator, T and scope defaults as the pipeline) into ``eval-partial/``; None if none finished."""
+    if (run / "eval" / "DONE").is_file():
+        return run / "eval"
+    done = [(n, run / f"stage_{st_}") for n, st_ in STAGES.items() if (run / f"stage_{st_}" / "DONE").is_file()]
+    if not done:
+        return None
+    out = run / "eval-partial"
+    if not (out / "summary.json").is_file() or json.loads((out / "summary.json").read_text())["context"].get(
+            "models") != ", ".join(n for n, _ in done):
+        agcl("evaluate", str(data / "index"), *[x for n, d in done for x in ("--stage", str(d), "--name", n)],
+             "--out", str(out), log=run / "eval-partial.log")
+    return out
+
+
+def load_run(run: Path, ev: Path, test, y: np.ndarray) -> dict:
     """Table 1/2 rows, predictions and per-image localization counts of every model of one run."""
     from agcl.evaluation.artifacts import read_predictions
     from agcl.labels import LABELS
 
-    ev = run / "eval"
     auc, loc = pd.read_csv(ev / "auc.csv"), pd.read_csv(ev / "localization.csv")
     ids = test.images["image_id"].astype(str).tolist()
     out = {}
     for name in auc["model"].unique():
-        stage = {"BSL": "bsl", "AGL": "agl"}.get(name, name.lower().replace("-", "_"))
+        stage = STAGES[name]
         p = read_predictions(run / f"stage_{stage}").set_index("image_id").reindex(ids)[list(LABELS)].to_numpy()
         det = pd.read_csv(ev / f"boxes_{name}.csv", dtype={"image_id": str})
         counts = st.image_counts(det, test.gt, ids, t=float(loc["t"].iloc[0]))
@@ -124,6 +142,7 @@ def load_run(run: Path, test, y: np.ndarray) -> dict:
 
 def seed_tables(data: Path, run: Path, size: int) -> pd.DataFrame:
     from agcl.pipeline.context import load_severity, load_truth
+    from agcl.pipeline.driver import load_pipeline_config, make_context
 
     images = pd.read_csv(data / "index" / "images.csv", dtype={"image_id": str})
     severity = load_severity(data / "severity.csv", set(images["image_id"]))
@@ -133,7 +152,8 @@ def seed_tables(data: Path, run: Path, size: int) -> pd.DataFrame:
     for sdir in sorted(run.glob("stage_seeds_*")):
         seeds = pd.read_csv(sdir / "seeds.csv", dtype={"image_id": str})
         maps = np.load(sdir / "seed_maps.npy")
-        q = st.seed_quality(seeds, maps, truth, sizes, severity, size)
+        geometry = make_context(load_pipeline_config(run / "config.yaml"), run).feature_geometry()
+        q = st.seed_quality(seeds, maps, truth, sizes, severity, size, geometry)
         frames.append(q.assign(round=sdir.name.removeprefix("stage_seeds_")))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -148,12 +168,12 @@ def report(data: Path, study: Path, arm: str, seeds: list[int], n_boot: int) -> 
     runs, conts, seeds_q = {}, {}, []
     for s in seeds:
         run = study / arm / f"seed{s}"
-        if (run / "eval" / "DONE").is_file():
-            runs[s] = load_run(run, test, y)
+        if (ev := eval_dir(data, run)) is not None:
+            runs[s] = load_run(run, ev, test, y)
             seeds_q.append(seed_tables(data, run, size).assign(seed=s))
         cont = run.with_name(run.name + "-cont")
         if (cont / "eval" / "DONE").is_file():
-            conts[s] = load_run(cont, test, y)["AGL"]
+            conts[s] = load_run(cont, cont / "eval", test, y)["AGL"]
     table = []
     for name in [*MODELS, "BSL+"]:
         src = conts if name == "BSL+" else {s: r[name] for s, r in runs.items() if name in r}
@@ -164,11 +184,13 @@ def report(data: Path, study: Path, arm: str, seeds: list[int], n_boot: int) -> 
             row[m], row[f"{m}_sd"] = st.mean_sd(v[m] for v in src.values())
         table.append(row)
     out = {"arm": arm, "seeds": sorted(runs), "table": table, "n_test": len(y), "n_test_boxes": len(test.gt)}
-    for a, b, key in (("BSL", "AGCL-2", "agcl2_minus_bsl"), ("BSL+", "AGCL-2", "agcl2_minus_bsl_cont")):
+    last = [m for m in STAGES if m.startswith("AGCL") and runs and all(m in r for r in runs.values())]
+    for a, key in (("BSL", "vs_bsl"), ("BSL+", "vs_bsl_cont")):
+        b = last[-1] if last else None  # the last AGCL round every run reached (AGCL-2 when complete)
         pairs = [(runs[s][a] if a != "BSL+" else conts[s], runs[s][b]) for s in runs
-                 if b in runs[s] and (a != "BSL+" or s in conts)]
+                 if b and (a != "BSL+" or s in conts)]
         if pairs:
-            out[key] = st.paired_bootstrap_naive(y, [(pa["p"], pb["p"], pa["counts"], pb["counts"]) for pa, pb in pairs],
+            out[key] = {"a": a, "b": b} | st.paired_bootstrap_naive(y, [(pa["p"], pb["p"], pa["counts"], pb["counts"]) for pa, pb in pairs],
                                                  n_boot=n_boot)
             out[key]["per_seed"] = [[pb[m] - pa[m] for m in ("auc", "recall", "precision")] for pa, pb in pairs]
     if seeds_q:
@@ -191,9 +213,11 @@ def markdown(res: dict) -> str:
     for r in res["table"]:
         lines.append(f"| {r['model']} | {r['seeds']} | " + " | ".join(
             f"{r[m]:.4f} ± {r[m + '_sd']:.4f}" for m in ("auc", "recall", "precision")) + " |")
-    for key, title in (("agcl2_minus_bsl", "AGCL-2 − BSL"), ("agcl2_minus_bsl_cont", "AGCL-2 − BSL+ (matched epochs)")):
+    for key in ("vs_bsl", "vs_bsl_cont"):
         if key in res:
             b = res[key]
+            title = f"{b['b']} − {b['a']}" + (" (BSL+ = BSL continued for the refinement's epochs, λ = 0)"
+                                               if b["a"] == "BSL+" else "")
             lines += ["", f"{title}, mean over seeds, paired bootstrap 95 % CI ({b['n_boot']} test-image resamples):", "",
                       "| metric | mean Δ | 95 % CI | per seed |", "|---|---|---|---|"]
             for i, m in enumerate(("mean AUC", "recall", "precision")):
@@ -230,6 +254,7 @@ def main() -> None:
         p.add_argument("--set", dest="sets", action="append", default=[])
         p.add_argument("--control", action="store_true", help="also the matched continued-training BSL (λ = 0)")
         p.add_argument("--n-boot", type=int, default=200)
+        p.add_argument("--only", action="append", default=[], help="run: stop once this stage is done (agcl run --only)")
         p.add_argument("--out", type=Path, default=None, help="Markdown file (JSON next to it)")
     a = ap.parse_args()
     if a.cmd == "prepare":
@@ -241,7 +266,7 @@ def main() -> None:
     elif a.cmd == "run":
         for s in a.seeds:
             run = a.study / a.arm / f"seed{s}"
-            secs = run_one(a.data, run, [*a.sets, f"runtime.seed={s}"])
+            secs = run_one(a.data, run, [*a.sets, f"runtime.seed={s}"], only=a.only)
             print(json.dumps({"run": str(run), "wall_s": secs}), flush=True)
             if a.control:
                 print(json.dumps({"run": str(run) + "-cont", "wall_s": run_control(a.data, run, [*a.sets, f"runtime.seed={s}"])}),
@@ -252,8 +277,7 @@ def main() -> None:
         print(md)
         if a.out:
             a.out.write_text(md)
-            clean = {k: v for k, v in res.items()}
-            a.out.with_suffix(".json").write_text(json.dumps(clean, indent=1, default=str))
+            a.out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=str))
 
 
 if __name__ == "__main__":

@@ -87,7 +87,7 @@ def test_seed_quality_scores_maps_on_and_off_the_truth_box():
     truth = pd.DataFrame({"image_id": ["a", "b"], "label": ["Mass", "Mass"], "x0": [8.0, 8.0], "y0": [8.0, 8.0],
                           "x1": [48.0, 48.0], "y1": [48.0, 48.0]})
     sizes = pd.DataFrame({"image_id": ["a", "b", "c"], "width": [128] * 3, "height": [128] * 3})
-    q = st.seed_quality(seeds, maps, truth, sizes, None, upsample_size=128).set_index("source")
+    q = st.seed_quality(seeds, maps, truth, sizes, None, upsample_size=128, geometry=None).set_index("source")
     assert q.loc["S2", "seeds"] == 2 and q.loc["S2", "with_truth"] == 2
     assert q.loc["S2", "hit_rate"] == 0.5
     assert q.loc["AGL", "with_truth"] == 0 and np.isnan(q.loc["AGL", "mean_iobb"])
