@@ -72,11 +72,12 @@ def run_one(data: Path, run: Path, sets: list[str], only: list[str] = ()) -> flo
 
 
 def run_control(data: Path, run: Path, sets: list[str]) -> float:
-    """The pipeline with k = 0 and λ = 0 (its AGL column is BSL+) from the finished BSL of ``run`` (copied,
-    so BSL is not trained twice)."""
+    """The pipeline with k = 0 and λ = 0 (its AGL column is BSL+) from the finished BSL (and AGL seeds) of
+    ``run``, copied so they are not computed twice."""
     cont = run.with_name(run.name + "-cont")
-    if not (cont / "stage_bsl" / "DONE").is_file():
-        shutil.copytree(run / "stage_bsl", cont / "stage_bsl", dirs_exist_ok=True)
+    for stage in ("bsl", "seeds_agl"):  # both depend on nothing the control changes (refine.*)
+        if (run / f"stage_{stage}" / "DONE").is_file() and not (cont / f"stage_{stage}" / "DONE").is_file():
+            shutil.copytree(run / f"stage_{stage}", cont / f"stage_{stage}", dirs_exist_ok=True)
     return run_one(data, cont, [*sets, "refine.lam=0", "refine.rounds=0"])
 
 
@@ -116,6 +117,21 @@ def eval_dir(data: Path, run: Path) -> Path | None:
         agcl("evaluate", str(data / "index"), *[x for n, d in done for x in ("--stage", str(d), "--name", n)],
              "--out", str(out), log=run / "eval-partial.log")
     return out
+
+
+def rewrite_test_outputs(run: Path, stage: str) -> dict:
+    """Re-write a finished model stage's predictions/heatmaps/boxes from its checkpoint with the current code
+    (no training; e.g. after the heatmap frame changed while the stage was running)."""
+    from agcl.models import build_model
+    from agcl.pipeline.driver import load_pipeline_config, make_context
+    from agcl.pipeline.inference import write_test_outputs
+    from agcl.pipeline.training import load_finished
+
+    ctx = make_context(load_pipeline_config(run / "config.yaml"), run)
+    model = build_model(ctx.model_spec("multilabel"), pretrained="none", seed=0)
+    if not load_finished(model, run / f"stage_{stage}"):
+        raise SystemExit(f"error: {run / f'stage_{stage}'} is not finished")
+    return write_test_outputs(ctx, model, run / f"stage_{stage}")
 
 
 def load_run(run: Path, ev: Path, test, y: np.ndarray) -> dict:
@@ -245,6 +261,9 @@ def main() -> None:
     p.add_argument("data", type=Path)
     p.add_argument("run", type=Path)
     p.add_argument("--set", dest="sets", action="append", default=[])
+    p = sub.add_parser("rewrite-outputs")
+    p.add_argument("run", type=Path)
+    p.add_argument("--stage", default="bsl")
     for name in ("run", "report"):
         p = sub.add_parser(name)
         p.add_argument("data", type=Path)
@@ -263,6 +282,8 @@ def main() -> None:
     elif a.cmd == "bsl-val":
         secs = run_one(a.data, a.run, a.sets, only=["bsl"])
         print(json.dumps({**bsl_val_auc(a.run), "wall_s": secs}))
+    elif a.cmd == "rewrite-outputs":
+        print(json.dumps(rewrite_test_outputs(a.run, a.stage)))
     elif a.cmd == "run":
         for s in a.seeds:
             run = a.study / a.arm / f"seed{s}"
