@@ -97,7 +97,7 @@ def bsl_val_auc(run: Path) -> dict:
     _, probs, _ = predict(ctx, model, val, with_cams=False)
     done = json.loads((run / "stage_bsl" / "DONE").read_text())
     return {"run": str(run), "val_mean_auc": round(st.mean_auc(val[list(LABELS)].to_numpy(), probs), 4),
-            "n_val": len(val), "epochs": done.get("epochs"), "seconds": done.get("seconds")}
+            "n_val": len(val), "epochs": done.get("epochs_run"), "seconds": done.get("seconds")}
 
 
 STAGES = {"BSL": "bsl", "AGL": "agl", "AGCL-1": "agcl_1", "AGCL-2": "agcl_2", "AGCL-3": "agcl_3"}
@@ -200,9 +200,9 @@ def report(data: Path, study: Path, arm: str, seeds: list[int], n_boot: int) -> 
             row[m], row[f"{m}_sd"] = st.mean_sd(v[m] for v in src.values())
         table.append(row)
     out = {"arm": arm, "seeds": sorted(runs), "table": table, "n_test": len(y), "n_test_boxes": len(test.gt)}
-    last = [m for m in STAGES if m.startswith("AGCL") and runs and all(m in r for r in runs.values())]
+    last = [m for m in STAGES if m != "BSL" and runs and all(m in r for r in runs.values())]
     for a, key in (("BSL", "vs_bsl"), ("BSL+", "vs_bsl_cont")):
-        b = last[-1] if last else None  # the last AGCL round every run reached (AGCL-2 when complete)
+        b = last[-1] if last else None  # the last refinement every run reached (AGCL-2 when complete, else AGL)
         pairs = [(runs[s][a] if a != "BSL+" else conts[s], runs[s][b]) for s in runs
                  if b and (a != "BSL+" or s in conts)]
         if pairs:
@@ -217,7 +217,7 @@ def report(data: Path, study: Path, arm: str, seeds: list[int], n_boot: int) -> 
                                  "hit_rate": np.average(g["hit_rate"].fillna(0), weights=g["with_truth"].clip(lower=1e-9))}),
             include_groups=False).reset_index()
         out["seed_quality"] = agg.to_dict(orient="records")
-    out["epochs"] = {s: {k: json.loads((study / arm / f"seed{s}" / f"stage_{k}" / "DONE").read_text()).get("epochs")
+    out["epochs"] = {s: {k: json.loads((study / arm / f"seed{s}" / f"stage_{k}" / "DONE").read_text()).get("epochs_run")
                          for k in ("bsl", "agl", "agcl_1", "agcl_2")
                          if (study / arm / f"seed{s}" / f"stage_{k}" / "DONE").is_file()} for s in runs}
     return out
