@@ -165,7 +165,7 @@ def seed_tables(data: Path, run: Path, size: int) -> pd.DataFrame:
     truth = load_truth(data / "phantom" / "truth" / "lesions.csv")
     sizes = pd.read_csv(next((data / "index").glob("cache_*/manifest.csv")), dtype={"image_id": str})
     frames = []
-    for sdir in sorted(run.glob("stage_seeds_*")):
+    for sdir in sorted(d for d in run.glob("stage_seeds_*") if (d / "DONE").is_file()):
         seeds = pd.read_csv(sdir / "seeds.csv", dtype={"image_id": str})
         maps = np.load(sdir / "seed_maps.npy")
         geometry = make_context(load_pipeline_config(run / "config.yaml"), run).feature_geometry()
