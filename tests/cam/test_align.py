@@ -13,10 +13,13 @@ from agcl.models import build_backbone, build_model, forward_with_cams
 from agcl.models.backbones import feature_geometry
 
 
-def _rf_centre(name: str, size: int) -> tuple[float, float, int]:
+def _rf_centre(name: str, size: int, output_stride: int | None = None) -> tuple[float, float, int]:
     """Pixel-edge centre of the gradient support of the middle feature cell, and that cell's index."""
     torch.manual_seed(0)
-    if name == "resnet":  # ResNet-10 (one BasicBlock per stage): the strides/paddings of every torchvision
+    if name.startswith("efficientnet_lite"):  # the real net, first block of each stage only: every strided
+        net = build_backbone(name, output_stride=output_stride).eval()  # TF-SAME conv, a receptive field that fits
+        net.blocks = torch.nn.Sequential(*[stage[:1] for stage in net.blocks])
+    elif name == "resnet":  # ResNet-10 (one BasicBlock per stage): the strides/paddings of every torchvision
         from torchvision.models.resnet import BasicBlock, ResNet  # ResNet, with a receptive field that fits
 
         from agcl.models.backbones import ResNetFeatures
@@ -46,6 +49,13 @@ def test_feature_geometry_is_the_receptive_field_centre(name, size):
     stride, centre = feature_geometry({"resnet": "resnet18", "densenet": "densenet121"}.get(name, name))
     cy, cx, j = _rf_centre(name, size)
     assert cy == cx == j * stride + centre  # e.g. ResNet: 32j + 0.5, not the nominal 32j + 16
+
+
+@pytest.mark.parametrize("stride,size", [(8, 96), (16, 192), (32, 384)])
+def test_tf_same_geometry_is_the_receptive_field_centre(stride, size):
+    assert feature_geometry("efficientnet_lite0", stride) == (stride, stride - 0.5)
+    cy, cx, j = _rf_centre("efficientnet_lite0", size, stride)
+    assert cy == cx == j * stride + stride - 0.5  # TF "SAME" pads after: half a cell down/right of nominal
 
 
 def test_aligned_impulse_lands_on_its_receptive_field_centre():

@@ -36,3 +36,15 @@ def test_nih_config_is_the_paper_recipe():
 def test_bad_overrides_are_one_line_config_errors(override, match):
     with pytest.raises(ConfigError, match=match):
         load_pipeline_config(packaged_config("demo"), [override])
+
+
+def test_demo_starts_from_offline_imagenet_weights_and_can_start_random():
+    from agcl.models import build_backbone
+
+    cfg = load_pipeline_config(packaged_config("demo"))
+    assert (cfg.model.backbone, cfg.model.pretrained, cfg.model.output_stride) == ("efficientnet_lite0", "imagenet", 16)
+    assert cfg.data.image_size % cfg.model.output_stride == 0
+    net = build_backbone(cfg.model.backbone, cfg.model.pretrained, cfg.model.output_stride)
+    assert net.init.startswith("imagenet:efficientnet-lite0")  # from the installed wheel, no download
+    random = load_pipeline_config(packaged_config("demo"), ["model.pretrained=none"])
+    assert build_backbone(random.model.backbone, random.model.pretrained, random.model.output_stride).init == "random"

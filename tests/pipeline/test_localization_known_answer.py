@@ -96,6 +96,33 @@ def test_heatmaps_point_at_the_squares(known):
     assert pointing["Mass"] > 0.85 and pointing["Nodule"] > 0.8  # uniform floor: ~0.1 (box area / image)
 
 
+def test_stored_heatmaps_are_in_the_image_frame(known):
+    """The peak of each stored map sits on its square's centre, not half a cell (3.5 cache px) down-right.
+
+    Peak position: centroid of the bilinearly upsampled map above half its range (sub-cell precision).
+    Read on the raw feature grid these offsets are about +6.4 / +4.6 px (x / y, original pixels).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from agcl.labels import LABEL_INDEX
+
+    ids = pd.read_csv(known / "run" / "stage_bsl" / "heatmaps_ids.csv", dtype=str)["image_id"].tolist()
+    maps = np.load(known / "run" / "stage_bsl" / "heatmaps.npy").astype(np.float32)
+    gt = pd.read_csv(known / "ix" / "boxes.csv", dtype={"image_id": str})
+    m = maps[[ids.index(i) for i in gt["image_id"]], [LABEL_INDEX[c] for c in gt["label"]]]
+    up = F.interpolate(torch.from_numpy(m)[:, None], size=(64, 64), mode="bilinear", align_corners=False)[:, 0].numpy()
+    lo, hi = up.min(axis=(1, 2), keepdims=True), up.max(axis=(1, 2), keepdims=True)
+    weight = np.clip((up - lo) / (hi - lo) - 0.5, 0, None)
+    ys, xs = np.mgrid[0:64, 0:64] + 0.5
+    cx = (weight * xs).sum(axis=(1, 2)) / weight.sum(axis=(1, 2)) * W / 64  # cache 64x64 -> original 96x64
+    cy = (weight * ys).sum(axis=(1, 2)) / weight.sum(axis=(1, 2)) * H / 64
+    dx, dy = cx - (gt["x0"] + gt["x1"]) / 2, cy - (gt["y0"] + gt["y1"]) / 2
+    for label in ("Mass", "Nodule"):
+        sel = (gt["label"] == label).to_numpy()
+        assert abs(dx[sel].mean()) < 2.5 and abs(dy[sel].mean()) < 2.0, (label, dx[sel].mean(), dy[sel].mean())
+
+
 def test_boxes_overlap_the_squares(known):
     wang = pd.read_csv(known / "eval_wang2017" / "localization.csv").set_index("label")
     assert wang.loc["Total", "recall"] > 0.9 and wang.loc["Total", "precision"] > 0.5

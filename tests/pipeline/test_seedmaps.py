@@ -54,12 +54,27 @@ def test_seed_box_iobb_hits_misses_and_no_truth():
     maps[1, 6:8, 6:8] = 5.0   # y/Mass: bump bottom-right, truth is top-left
     truth = pd.DataFrame({"image_id": ["x", "y"], "label": ["Mass", "Mass"],
                           "x0": [0.0, 0.0], "y0": [0.0, 0.0], "x1": [40.0, 40.0], "y1": [40.0, 40.0]})
-    scores = seed_box_iobb(seeds, maps, truth, np.full(3, 100.0), np.full(3, 100.0), upsample_size=8)
+    scores = seed_box_iobb(seeds, maps, truth, np.full(3, 100.0), np.full(3, 100.0), upsample_size=8, geometry=None)
     assert scores[0] > 0.9 and scores[1] == 0.0 and np.isnan(scores[2])  # Effusion of x has no truth
     table = summarise(seeds, scores, ["Mass", "Effusion"]).set_index("label")
     assert table.loc["Mass", "with_truth"] == 2 and table.loc["Mass", "hit_rate"] == 0.5
     assert np.isnan(table.loc["Effusion", "mean_iobb"])
-    assert np.isnan(seed_box_iobb(seeds, maps, None, np.ones(3), np.ones(3), 8)).all()
+    assert np.isnan(seed_box_iobb(seeds, maps, None, np.ones(3), np.ones(3), 8, None)).all()
+
+
+def test_seed_box_iobb_reads_feature_grid_maps_in_the_image_frame():
+    """Raw seed maps are aligned with the backbone geometry before the cam20 box is drawn."""
+    from agcl.cam.align import align_to_image
+
+    seeds = _seeds()
+    maps = np.zeros((3, 8, 8), np.float32)
+    maps[0, 3, 3] = maps[1, 3, 3] = maps[2, 3, 3] = 1.0  # cell 3 of stride 8, centre 7.5: looks at pixel 31.5
+    truth = pd.DataFrame({"image_id": ["x"], "label": ["Mass"], "x0": [30.0], "y0": [30.0], "x1": [40.0], "y1": [40.0]})
+    size = np.full(3, 64.0)
+    raw = seed_box_iobb(seeds, maps, truth, size, size, 64, None)
+    aligned = seed_box_iobb(seeds, maps, truth, size, size, 64, (8, 7.5))
+    assert aligned[0] == seed_box_iobb(seeds, align_to_image(maps, 64, 8, 7.5), truth, size, size, 64, None)[0]
+    assert aligned[0] > raw[0]
 
 
 def test_load_severity_accepts_miner_and_joined_tables(tmp_path):

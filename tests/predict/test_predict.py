@@ -174,3 +174,29 @@ def test_predict_gradcam_heatmap_source(checkpoint: Path, tmp_path: Path) -> Non
     r = CliRunner().invoke(app, ["predict", str(imgs[0]), "--checkpoint", str(checkpoint), "--out", str(out),
                                  "--heatmap", "gradcamm"])
     assert r.exit_code == 2 and "did you mean 'gradcam'" in r.output
+
+
+@pytest.mark.parametrize("backbone,geometry", [("tiny", (8, 0.5)), ("efficientnet_lite0", (16, 15.5))])
+def test_predict_heatmaps_are_in_the_image_frame(tmp_path: Path, backbone, geometry) -> None:
+    """`agcl predict` heatmaps (and so its boxes and overlays) are the feature-grid CAM aligned to the image."""
+    import torch
+
+    import agcl
+    from agcl.cam.align import align_to_image
+    from agcl.models import build_model, forward_with_cams
+    from agcl.train.checkpoint import model_payload, save_checkpoint
+
+    model = build_model({"kind": "multilabel", "backbone": backbone, "image_size": SIZE}, seed=0).eval()
+    assert model.feature_geometry() == geometry
+    ckpt = tmp_path / "checkpoint.pt"
+    save_checkpoint(ckpt, model_payload(model, stage="bsl", epoch=0, config={}))
+    (tmp_path / "in").mkdir()
+    paths = [_grey(tmp_path / "in" / f"{i}.png", (SIZE, SIZE), seed=i) for i in range(2)]  # S×S: no resize
+    res = agcl.predict(ckpt, tmp_path / "in", box_threshold=0.0, device="cpu")
+    order = [Path(p).name for p in res.probabilities["image"]]
+    x = torch.stack([torch.from_numpy(np.array(Image.open(tmp_path / "in" / n))).float().div(255) for n in order])[:, None]
+    _, raw = forward_with_cams(model, x)
+    expected = align_to_image(raw, SIZE, *geometry).numpy()
+    np.testing.assert_allclose(res.heatmaps, expected, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(res.heatmaps, raw.numpy(), atol=1e-3)  # the alignment really moved the maps
+    assert len(paths) == len(order)

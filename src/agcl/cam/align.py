@@ -1,19 +1,29 @@
 """Feature-grid CAMs → the image (cache) frame of the heatmap contract.
 
 The heatmap contract says cell ``(i, j)`` of an ``h×w`` map covers input rows ``i·H/h..(i+1)·H/h`` and
-columns ``j·W/w..(j+1)·W/w`` — every consumer (box generators, pointing game, overlays) places a cell's
-value at the **centre** of that area, ``(j + 0.5)·W/w``. A CNN's feature cell is centred elsewhere:
-with the symmetric padding of ResNet and the tiny backbone (3×3/7×7 stride-2 convs with padding
-``k // 2``, 3×3 max-pool with padding 1), the receptive field of feature cell ``j`` is centred on input
-pixel ``j·stride``, i.e. at ``j·stride + 0.5`` in pixel-edge coordinates — half a cell (less half a
-pixel) up and left of the nominal centre ``j·stride + stride/2``. Read in the nominal frame, a raw CAM is
-therefore shifted by ``(stride − 1)/2`` pixels to the right and down: 3.5 px at output stride 8,
-15.5 px at stride 32 (3 % of a 512-px image) — as large as a small nodule.
+columns ``j·W/w..(j+1)·W/w`` — every consumer (box generators, pointing game, overlays, the report)
+places a cell's value at the **centre** of that area, ``(j + 0.5)·W/w``. A CNN's feature cell is
+centred elsewhere, at ``j·stride + cell_centre`` (:func:`agcl.models.backbones.feature_geometry`,
+checked by gradient support in tests/cam/test_align.py):
+
+- symmetric padding (ResNet, the tiny net): ``cell_centre = 0.5``, half a cell (less half a pixel)
+  up/left of nominal; DenseNet-121: 14.5;
+- TF "SAME" padding (EfficientNet-Lite): ``cell_centre = stride − 0.5``, half a cell down/right.
+
+Read in the nominal frame, a raw CAM is therefore shifted by about half a cell: 3.5 px at output
+stride 8, 7.5 px at 16, 15.5 px at 32 — as large as a small nodule.
 
 :func:`align_to_image` resamples a raw CAM so that cell ``j`` holds the feature-grid value interpolated
-(linearly, separably) at the nominal centre of its area. Raw feature-grid CAMs stay what seed maps and
-the two-path regression targets use (Eq. 2 compares them with Ĥ on the same feature grid); only maps that
-are read in the image frame (``heatmaps.npy``, ``agcl predict``, seed diagnostics) are aligned.
+(linearly, separably) at the nominal centre of its area; edge cells replicate. It is applied once, where
+image-frame maps are produced: the stage ``heatmaps.npy`` (:func:`agcl.pipeline.inference.write_test_outputs`),
+``agcl predict`` / :func:`agcl.predict` (heatmaps, boxes, overlays) and the seed diagnostics; evaluation,
+the pointing game, overlays and the report read those maps unchanged. Raw feature-grid CAMs stay what
+seed maps (``seed_maps.npy``, ``train_cams.npy``) and the two-path regression targets use (Eq. 2
+compares them with Ĥ on the same feature grid).
+
+Cost of resampling at ``h×w``: each aligned cell mixes two neighbouring feature cells (weights ≈ ½/½
+for a half-cell shift), a mild blur that the box generators' own bilinear upsampling adds to. The
+positions are unbiased; peak sharpness is somewhat lower (docs/models.md, "CAM frame").
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 def demo(
     run_dir: Annotated[Path, typer.Option("--run-dir", help="Run directory of the demo.")] = Path("runs/demo"),
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where the phantom, severity table, index and cache go (default: <run-dir>-data, or <run-dir>-data-quick with --quick).")] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="Smaller phantom (800 images), 1 AGCL round, 3 epochs per stage.")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Smaller phantom (400 images), 1 AGCL round, 2 baseline epochs, 1 refine epoch.")] = False,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Override a value of the packaged demo config, e.g. --set refine.rounds=3 (repeatable).")] = None,
 ) -> None:
     """Run AGCL end to end on a synthetic phantom and print Table 1 and Table 2 (BSL vs AGL vs AGCL-k)."""

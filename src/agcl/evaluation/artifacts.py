@@ -70,7 +70,8 @@ def write_heatmaps(directory, image_ids, cams) -> Path:
 
     Values beyond the float16 range are clipped (with a warning) rather than stored as inf.
 
-    Shapes: image_ids [N]; cams [N,K,h,w] float (cache frame, feature resolution).
+    Shapes: image_ids [N]; cams [N,K,h,w] float (feature resolution, image frame: cell (i,j) covers
+    rows i·S/h..(i+1)·S/h of the S×S cache image — see :mod:`agcl.cam.align`).
     """
     ids = _ids(image_ids)
     arr = np.asarray(cams)

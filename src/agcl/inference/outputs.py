@@ -3,7 +3,8 @@
 - ``predictions.csv``: ``image, width, height`` + one probability column per label (LABELS order).
 - ``boxes.csv``: ``image, label, x0, y0, x1, y1, score`` — xyxy in ORIGINAL image pixels.
 - ``predictions.json``: the settings, and per image its size, probabilities and boxes.
-- ``heatmaps.npy``: float16 raw CAMs ``[N, 14, h, w]`` (cache frame), rows as in ``heatmaps_index.csv``.
+- ``heatmaps.npy``: float16 raw CAMs ``[N, 14, h, w]`` (image frame, :mod:`agcl.cam.align`), rows as in
+  ``heatmaps_index.csv``.
 - ``failures.csv``: ``image, error`` for every rejected input (header only when none failed).
 - ``overlays/<name>__<label>.png`` with ``--overlays`` (written while predicting).
 """

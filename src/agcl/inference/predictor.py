@@ -72,13 +72,14 @@ def predict_batch(loaded: LoadedModel, pixels: np.ndarray, heatmap: str = "cam")
     image frame).
 
     Shapes: pixels ``[B, S, S]`` uint8 -> probs ``[B, 14]`` float32 in [0,1], cams ``[B, 14, h, w]``
-    float32 (raw map, cache frame).
+    float32 (raw CAM resampled into the image frame: cell (i,j) is centred on the centre of its area of
+    the S×S image, see :mod:`agcl.cam.align`).
     """
     from agcl.models import forward_with_cams
 
     x = torch.from_numpy(np.ascontiguousarray(pixels)).to(loaded.device).float().div_(255.0)[:, None]
     if heatmap == "cam":
-        probs, cams = forward_with_cams(loaded.model, x)
+        probs, cams = forward_with_cams(loaded.model, x, frame="image")
     else:
         from agcl.cam.gradcam import gradient_cams
 
@@ -119,7 +120,8 @@ class PredictionSet:
         failures: ``image, error`` for every rejected input.
         settings: generator, threshold, checkpoint and model spec used.
 
-    Shapes: heatmaps ``[N, 14, h, w]`` float32, cache frame (S×S image resized to h×w).
+    Shapes: heatmaps ``[N, 14, h, w]`` float32, image frame (cell (i,j) = rows i·S/h..(i+1)·S/h of the
+    S×S image; :mod:`agcl.cam.align`).
     """
 
     probabilities: pd.DataFrame

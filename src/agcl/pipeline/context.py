@@ -104,8 +104,14 @@ class RunContext:
 
     def model_spec(self, kind: str) -> dict[str, Any]:
         spec = {"kind": kind, "backbone": self.cfg.model.backbone, "image_size": self.cfg.data.image_size,
-                "num_classes": 2 if kind == "binary" else len(LABELS)}
+                "num_classes": 2 if kind == "binary" else len(LABELS), "output_stride": self.cfg.model.output_stride}
         return spec
+
+    def feature_geometry(self) -> tuple[int, float]:
+        """``(stride, cell_centre)`` of the configured backbone's CAM grid (:mod:`agcl.cam.align`)."""
+        from agcl.models.backbones import feature_geometry
+
+        return feature_geometry(self.cfg.model.backbone, self.cfg.model.output_stride)
 
 
 def load_severity(path: Path, known_ids: set[str]) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from agcl.io import write_json_atomic, write_with_atomic
 log = logging.getLogger(__name__)
 
 #: Phantom size of the full and the ``--quick`` demo (images, PNG side in pixels).
-DEMO_PHANTOM = {"full": (2500, 128), "quick": (800, 128)}
+DEMO_PHANTOM = {"full": (800, 128), "quick": (400, 128)}
 
 
 def packaged_config(name: str) -> Path:
@@ -99,7 +99,8 @@ def run_demo(run_dir: Path, data_dir: Path, *, quick: bool, overrides: list[str]
     index_dir = ensure_index(phantom, data_dir / "index", base.runtime.seed)
     cache_dir = ensure_cache(index_dir, base.data.image_size, base.runtime.progress)
     timing["index+prepare"] = time.perf_counter() - t0
-    quick_sets = ["optim.max_epochs=3", "refine.rounds=1", "curriculum.epochs_per_stage=1"] if quick else []
+    quick_sets = ["optim.max_epochs=2", "refine_train.max_epochs=1", "refine.rounds=1",
+                  "curriculum.epochs_per_stage=1"] if quick else []
     sets = [f"data.index_dir={index_dir.resolve()}", f"data.cache_dir={cache_dir.resolve()}",
             f"source.severity={severity.resolve()}",
             f"source.truth_boxes={(phantom / 'truth' / 'lesions.csv').resolve()}", *quick_sets, *overrides]

@@ -6,7 +6,9 @@ CSV (``source.truth_boxes``: ``image_id,label,x0,y0,x1,y1`` in original pixels, 
 counted but not scored, and with no truth at all the diagnostics are simply empty.
 
 Per seed: one ``cam20`` box of the seed map (largest component ≥ 20 % of the max, original pixels);
-its IoBB against the best truth box of the same image and class.
+its IoBB against the best truth box of the same image and class. Seed maps are stored on the feature
+grid (Eq. 2 targets); they are moved into the image frame (:func:`agcl.cam.align.align_to_image`)
+before the box is drawn, like every other map that is compared with boxes.
 """
 
 from __future__ import annotations
@@ -15,18 +17,21 @@ import numpy as np
 import pandas as pd
 
 from agcl.boxes import BoxSettings, heatmaps_to_boxes, iobb
+from agcl.cam.align import align_to_image
 
 DIAG_COLUMNS = ("label", "seeds", "with_truth", "mean_iobb", "hit_rate")
 
 
 def seed_box_iobb(seeds: pd.DataFrame, maps: np.ndarray, truth: pd.DataFrame, widths: np.ndarray,
-                  heights: np.ndarray, upsample_size: int) -> np.ndarray:
+                  heights: np.ndarray, upsample_size: int, geometry: tuple[int, float] | None) -> np.ndarray:
     """IoBB of each seed's cam20 box against the best truth box of its (image, class); NaN without truth.
 
     Args:
         seeds: seeds.csv rows. maps: raw seed CAMs. truth: ``image_id,label,x0,y0,x1,y1``.
         widths, heights: original pixel size of each seed's image.
         upsample_size: grid the maps are upsampled to before thresholding (the cache size S).
+        geometry: ``(stride, cell_centre)`` of the feature grid the maps are on
+            (:func:`agcl.models.backbones.feature_geometry`); None when they are already in the image frame.
 
     Shapes: maps [M,h,w]; widths/heights [M] -> [M] float64 in [0,1] or NaN.
     """
@@ -40,7 +45,10 @@ def seed_box_iobb(seeds: pd.DataFrame, maps: np.ndarray, truth: pd.DataFrame, wi
     if not has.any():
         return out
     sel = np.flatnonzero(has)
-    det = heatmaps_to_boxes(np.asarray(maps, np.float32)[sel], np.asarray(widths)[sel], np.asarray(heights)[sel],
+    chosen = np.asarray(maps, np.float32)[sel]
+    if geometry is not None:
+        chosen = align_to_image(chosen, upsample_size, *geometry)
+    det = heatmaps_to_boxes(chosen, np.asarray(widths)[sel], np.asarray(heights)[sel],
                             BoxSettings(generator="cam20", upsample_size=upsample_size))
     for m, box in zip(det.map_index, det.boxes, strict=True):
         i = sel[m]

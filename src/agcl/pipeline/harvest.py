@@ -136,7 +136,7 @@ def _finish(ctx: RunContext, sdir: Path, seeds: pd.DataFrame, maps: np.ndarray, 
     truth = ctx.truth
     if truth is not None and len(seeds):
         w, h = ctx.source_sizes(seeds["image_id"])
-        scores = diagnostics.seed_box_iobb(seeds, maps, truth, w, h, ctx.cfg.data.image_size)
+        scores = diagnostics.seed_box_iobb(seeds, maps, truth, w, h, ctx.cfg.data.image_size, ctx.feature_geometry())
         diag = diagnostics.summarise(seeds, scores, list(LABELS), ctx.cfg.eval.t)
         write_with_atomic(sdir / "diagnostics.csv", lambda p: diag.to_csv(p, index=False))
         scored = scores[~np.isnan(scores)]

@@ -5,8 +5,9 @@ rank gets the arrays one process would compute (the same batches, hence bit-iden
 0 alone writes files.
 
 A model stage (bsl, agl, agcl_k) writes, for the **test** split: ``predictions.csv`` (every test
-image), ``heatmaps.npy`` + ``heatmaps_ids.csv`` (raw CAMs of the test images that carry ground-truth
-boxes — the localization set; zero rows when the dataset has no boxes) and ``boxes.csv`` (boxes of the
+image), ``heatmaps.npy`` + ``heatmaps_ids.csv`` (raw CAMs in the image frame — see
+:mod:`agcl.cam.align` — of the test images that carry ground-truth boxes: the localization set; zero
+rows when the dataset has no boxes) and ``boxes.csv`` (boxes of the
 evaluated (image, class) pairs, original pixels, from :mod:`agcl.boxes`).
 """
 
@@ -32,13 +33,15 @@ log = logging.getLogger(__name__)
 
 def score_images(ctx: RunContext, model: torch.nn.Module, rows: pd.DataFrame, *,
                  cam_channels: Sequence[int] | None = None, with_cams: bool = True,
-                 env: RuntimeEnv | None = None) -> tuple[list[str], np.ndarray, np.ndarray | None]:
+                 env: RuntimeEnv | None = None, frame: str = "features") -> tuple[list[str], np.ndarray, np.ndarray | None]:
     """Probabilities and raw CAMs of ``model`` on the images of ``rows`` (no augmentation).
 
     Args:
         rows: images.csv rows to run on (any split — the caller decides; selection code passes val/train).
         cam_channels: keep only these CAM channels (default: all the model reports).
         env: the runtime (default ``ctx.env``); under torchrun every rank of ``env`` must call this.
+        frame: ``"features"`` (seed maps, regression targets: the Eq. 1 CAM on the feature grid) or
+            ``"image"`` (what ``heatmaps.npy`` stores), as in :func:`agcl.models.forward_with_cams`.
 
     Returns:
         ``(image_ids, probs, cams)``. Shapes: probs [N,K] float32; cams [N,K',h,w] float32 or None.
@@ -57,7 +60,8 @@ def score_images(ctx: RunContext, model: torch.nn.Module, rows: pd.DataFrame, *,
     model.to(env.device).eval()
     parts = []
     for (k, _), batch in zip(mine, loader, strict=True):
-        p, c = forward_with_cams(model, batch["image"].to(env.device), autocast=env.amp_dtype is not None)
+        p, c = forward_with_cams(model, batch["image"].to(env.device), autocast=env.amp_dtype is not None,
+                                 frame=frame)
         if with_cams:
             c = c if cam_channels is None else c[:, list(cam_channels)]
             c = c.cpu().numpy().astype(np.float32)
@@ -84,7 +88,7 @@ def write_test_outputs(ctx: RunContext, model: torch.nn.Module, out_dir: Path) -
     if gt is not None and len(gt):
         box_ids = sorted(set(gt["image_id"].astype(str)))
         rows = test[test["image_id"].astype(str).isin(box_ids)]
-        hids, _, cams = score_images(ctx, model, rows)
+        hids, _, cams = score_images(ctx, model, rows, frame="image")
         if not main:  # boxes are computed and written by rank 0
             return {}
         write_heatmaps(out_dir, hids, cams)

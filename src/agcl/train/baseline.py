@@ -31,7 +31,8 @@ STAGE = "bsl"
 def baseline_spec(cfg: TrainConfig, image_size: int) -> dict:
     """Model spec of the multi-label network (14 sigmoid outputs on the configured backbone)."""
     return {"kind": "multilabel", "backbone": cfg.model.backbone, "num_classes": NUM_LABELS,
-            "image_size": int(image_size), "pretrained": cfg.model.pretrained}
+            "image_size": int(image_size), "pretrained": cfg.model.pretrained,
+            "output_stride": cfg.model.output_stride}
 
 
 def baseline_loss(logits: Any, batch: Any) -> dict:
