@@ -5,7 +5,7 @@ model stage plus the uniform and centre controls under both box generators (wang
 Each step is an `agcl` subprocess; `agcl run` resumes a finished run as a no-op, so re-running the
 script on the same WORK dir only re-times the cheap steps. Results: docs/results_nih_mini.md.
 
-    python benchmarks/nih_mini_run.py /work/shared/data/nih-cxr14-mini --work runs/nih-mini-bench
+    python benchmarks/nih_mini_run.py /data/nih-cxr14-mini --work runs/nih-mini-bench
     python benchmarks/nih_mini_run.py MINI --work W --set model.backbone=resnet18 \\
         --set model.pretrained=/path/to/resnet18-f37072fd.pth
 """

@@ -2,7 +2,7 @@
 
 48 real images (24 train / 8 val / 16 test, the test ones all carry radiologist boxes), 64 px, tiny
 backbone, one epoch per stage, one AGCL round, no severity table (the dataset has no reports). Skips
-without /work/shared/data (the ``nih_mini_dir`` fixture).
+without ../shared/data (the ``nih_mini_dir`` fixture).
 """
 
 from __future__ import annotations
