@@ -143,7 +143,9 @@ def _build_lite(name: str, pretrained: str, output_stride: int | None) -> nn.Mod
         init = f"imagenet:{path.name}" if pretrained == "imagenet" else f"file:{path}"
     model = lite.build_efficientnet_lite(name, state, init, output_stride or lite.DEFAULT_OUTPUT_STRIDE)
     model.init = init
-    log.info("backbone %s (output stride %d): %s init", name, model.output_stride, init)
+    # `pretrained` none: a checkpoint usually follows (curriculum, two-path, predict), so say it only at debug level
+    (log.debug if pretrained == "none" else log.info)("backbone %s (output stride %d): %s init", name,
+                                                      model.output_stride, init)
     return model
 
 
