@@ -27,6 +27,7 @@ CPU_CHANNELS_LAST: dict[str, bool] = {
     "tiny": False,  # 1.01× (noise); contiguous keeps the demo's numbers
     "resnet18": True,  # 1.04× under load, 1.22× on an idle box (91.5 vs 74.9 img/s)
     "resnet50": True,  # 1.16× under load
+    "efficientnet_lite0": True,  # 1.44× on an idle box (34.9 vs 24.2 img/s; depthwise convs gain most)
 }
 
 
