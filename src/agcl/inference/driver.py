@@ -91,8 +91,7 @@ def predict_paths(
     from agcl.evaluation.settings import HEATMAP_SOURCES, check_choice
 
     check_choice("heatmap", heatmap, HEATMAP_SOURCES)
-    if generator not in GENERATORS:
-        raise ConfigError(f"unknown box generator {generator!r} (choices: {', '.join(GENERATORS)})")
+    check_choice("generator", generator, GENERATORS)
     for option, value, low in (("batch size", batch_size, 1), ("box grid", box_grid, 0), ("workers", workers, 0)):
         if value < low:
             raise ConfigError(f"{option} must be >= {low}, got {value}")
