@@ -34,6 +34,7 @@ import premise_stats as st
 AGCL = [str(Path(sys.executable).with_name("agcl"))]  # the console script of this venv
 CONFIG = Path(__file__).with_suffix(".yaml")  # the study recipe (benchmarks/premise_study.yaml)
 MODELS = ("BSL", "AGL", "AGCL-1", "AGCL-2")
+LABEL_SET: set[str] = set()  # the 14 ChestX-ray14 labels, filled in main() (agcl imported lazily)
 
 
 def agcl(*args: str, log: Path | None = None) -> float:
@@ -68,7 +69,7 @@ def run_one(data: Path, run: Path, sets: list[str], only: list[str] = ()) -> flo
         return 0.0
     args = ["run", "--config", str(CONFIG), "--run-dir", str(run), *[x for s in [*data_sets(data), *sets]
                                                                      for x in ("--set", s)]]
-    return agcl(*args, *[x for o in only for x in ("--only", o)], log=run.with_suffix(".log"))
+    return agcl(*args, *[x for o in only for x in ("--only", o)], log=run.parent / f"{run.name}.log")
 
 
 def run_control(data: Path, run: Path, sets: list[str]) -> float:
@@ -81,13 +82,24 @@ def run_control(data: Path, run: Path, sets: list[str]) -> float:
     return run_one(data, cont, [*sets, "refine.lam=0", "refine.rounds=0"])
 
 
+def load_finished(model, stage_dir: Path) -> bool:
+    """Load a finished stage's best weights into ``model`` (False if the stage has not finished)."""
+    from agcl.train.checkpoint import load_checkpoint
+    from agcl.train.loop import finished_checkpoint
+
+    done = finished_checkpoint(stage_dir)
+    if done is None:
+        return False
+    model.load_state_dict(load_checkpoint(done)["model"])
+    return True
+
+
 def bsl_val_auc(run: Path) -> dict:
     """Validation mean AUC of a finished BSL stage (the only number used to set the phantom's difficulty)."""
     from agcl.labels import LABELS
     from agcl.models import build_model
     from agcl.pipeline.driver import load_pipeline_config, make_context
     from agcl.pipeline.inference import score_images
-    from agcl.pipeline.training import load_finished
 
     ctx = make_context(load_pipeline_config(run / "config.yaml"), run)
     model = build_model(ctx.model_spec("multilabel"), pretrained="none", seed=0)
@@ -125,7 +137,6 @@ def rewrite_test_outputs(run: Path, stage: str) -> dict:
     from agcl.models import build_model
     from agcl.pipeline.driver import load_pipeline_config, make_context
     from agcl.pipeline.inference import write_test_outputs
-    from agcl.pipeline.training import load_finished
 
     ctx = make_context(load_pipeline_config(run / "config.yaml"), run)
     model = build_model(ctx.model_spec("multilabel"), pretrained="none", seed=0)
@@ -152,8 +163,36 @@ def load_run(run: Path, ev: Path, test, y: np.ndarray) -> dict:
         mean = auc[(auc["model"] == name) & (auc["label"] == "Mean")]
         out[name] = {"auc": float(mean["auc"].iloc[0]) if len(mean) else st.mean_auc(y, p),
                      "recall": float(total["recall"]), "precision": float(total["precision"]),
-                     "p": p, "counts": counts}
+                     "pointing": pointing(ev, name), "p": p, "counts": counts}
     return out
+
+
+def pointing(ev: Path, name: str) -> float:
+    """Pooled pointing-game accuracy (hits / GT boxes over all classes) of one model of an evaluation."""
+    pt = pd.read_csv(ev / "pointing.csv")
+    pt = pt[(pt["model"] == name) & (pt["label"].isin(LABEL_SET))]
+    return float(pt["hits"].sum() / pt["n"].sum()) if pt["n"].sum() else float("nan")
+
+
+def controls(data: Path, study: Path, arm: str, seed: int) -> list[dict]:
+    """Table 2 Total and pointing of the uniform and centre controls on this data's test split (the
+    evaluation's own controls, scored beside seed ``seed``'s BSL with the pipeline's settings)."""
+    run, out = study / arm / f"seed{seed}", study / arm / "controls"
+    if not (run / "stage_bsl" / "DONE").is_file():
+        return []
+    if not (out / "summary.json").is_file():
+        agcl("evaluate", str(data / "index"), "--stage", str(run / "stage_bsl"), "--name", "BSL",
+             "--control", "uniform", "--control", "centre", "--out", str(out), log=study / arm / "controls.log")
+    loc = pd.read_csv(out / "localization.csv")
+    auc = pd.read_csv(out / "auc.csv")
+    rows = []
+    for name in loc["model"].unique():
+        total = loc[(loc["model"] == name) & (loc["label"] == "Total")].iloc[0]
+        mean = auc[(auc["model"] == name) & (auc["label"] == "Mean")]
+        rows.append({"model": name, "auc": float(mean["auc"].iloc[0]) if len(mean) else float("nan"),
+                     "recall": float(total["recall"]), "precision": float(total["precision"]),
+                     "pointing": pointing(out, name)})
+    return rows
 
 
 def seed_tables(data: Path, run: Path, size: int) -> pd.DataFrame:
@@ -174,7 +213,7 @@ def seed_tables(data: Path, run: Path, size: int) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def report(data: Path, study: Path, arm: str, seeds: list[int], n_boot: int) -> dict:
+def report(data: Path, study: Path, arm: str, seeds: list[int], n_boot: int, with_controls: bool = False) -> dict:
     from agcl.evaluation.inputs import load_test_set
     from agcl.labels import LABELS
 
@@ -196,7 +235,7 @@ def report(data: Path, study: Path, arm: str, seeds: list[int], n_boot: int) -> 
         if not src:
             continue
         row = {"model": name, "seeds": len(src)}
-        for m in ("auc", "recall", "precision"):
+        for m in ("auc", "recall", "precision", "pointing"):
             row[m], row[f"{m}_sd"] = st.mean_sd(v[m] for v in src.values())
         table.append(row)
     out = {"arm": arm, "seeds": sorted(runs), "table": table, "n_test": len(y), "n_test_boxes": len(test.gt)}
@@ -206,7 +245,7 @@ def report(data: Path, study: Path, arm: str, seeds: list[int], n_boot: int) -> 
         pairs = [(runs[s][a] if a != "BSL+" else conts[s], runs[s][b]) for s in runs
                  if b and (a != "BSL+" or s in conts)]
         if pairs:
-            out[key] = {"a": a, "b": b} | st.paired_bootstrap_naive(y, [(pa["p"], pb["p"], pa["counts"], pb["counts"]) for pa, pb in pairs],
+            out[key] = {"a": a, "b": b} | st.paired_bootstrap(y, [(pa["p"], pb["p"], pa["counts"], pb["counts"]) for pa, pb in pairs],
                                                  n_boot=n_boot)
             out[key]["per_seed"] = [[pb[m] - pa[m] for m in ("auc", "recall", "precision")] for pa, pb in pairs]
     if seeds_q:
@@ -217,6 +256,8 @@ def report(data: Path, study: Path, arm: str, seeds: list[int], n_boot: int) -> 
                                  "hit_rate": np.average(g["hit_rate"].fillna(0), weights=g["with_truth"].clip(lower=1e-9))}),
             include_groups=False).reset_index()
         out["seed_quality"] = agg.to_dict(orient="records")
+    if with_controls and runs:
+        out["controls"] = controls(data, study, arm, min(runs))
     out["epochs"] = {s: {k: json.loads((study / arm / f"seed{s}" / f"stage_{k}" / "DONE").read_text()).get("epochs_run")
                          for k in ("bsl", "agl", "agcl_1", "agcl_2")
                          if (study / arm / f"seed{s}" / f"stage_{k}" / "DONE").is_file()} for s in runs}
@@ -225,10 +266,15 @@ def report(data: Path, study: Path, arm: str, seeds: list[int], n_boot: int) -> 
 
 def markdown(res: dict) -> str:
     lines = [f"### Arm `{res['arm']}` (seeds {res['seeds']}, {res['n_test']} test images, {res['n_test_boxes']} test boxes)",
-             "", "| model | seeds | mean AUC | recall | precision |", "|---|---|---|---|---|"]
+             "", "| model | seeds | mean AUC | recall | precision | pointing |", "|---|---|---|---|---|---|"]
     for r in res["table"]:
         lines.append(f"| {r['model']} | {r['seeds']} | " + " | ".join(
-            f"{r[m]:.4f} ± {r[m + '_sd']:.4f}" for m in ("auc", "recall", "precision")) + " |")
+            f"{r[m]:.4f} ± {r[m + '_sd']:.4f}" for m in ("auc", "recall", "precision", "pointing")) + " |")
+    if res.get("controls"):
+        lines += ["", "Controls on the same test images (one evaluation, beside the first seed's BSL):", "",
+                  "| heatmaps | mean AUC | recall | precision | pointing |", "|---|---|---|---|---|"]
+        lines += [f"| {c['model']} | {c['auc']:.4f} | {c['recall']:.4f} | {c['precision']:.4f} | {c['pointing']:.4f} |"
+                  for c in res["controls"]]
     for key in ("vs_bsl", "vs_bsl_cont"):
         if key in res:
             b = res[key]
@@ -272,10 +318,14 @@ def main() -> None:
         p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
         p.add_argument("--set", dest="sets", action="append", default=[])
         p.add_argument("--control", action="store_true", help="also the matched continued-training BSL (λ = 0)")
-        p.add_argument("--n-boot", type=int, default=200)
+        p.add_argument("--n-boot", type=int, default=1000)
         p.add_argument("--only", action="append", default=[], help="run: stop once this stage is done (agcl run --only)")
         p.add_argument("--out", type=Path, default=None, help="Markdown file (JSON next to it)")
+        p.add_argument("--controls", action="store_true", help="report: also score the uniform and centre controls")
     a = ap.parse_args()
+    from agcl.labels import LABELS
+
+    LABEL_SET.update(LABELS)
     if a.cmd == "prepare":
         prepare(a.data, a.n, a.size, a.seed, ["--lesion-contrast", a.lesion_contrast,
                                               "--exposure-shortcut", a.exposure_shortcut])
@@ -293,7 +343,7 @@ def main() -> None:
                 print(json.dumps({"run": str(run) + "-cont", "wall_s": run_control(a.data, run, [*a.sets, f"runtime.seed={s}"])}),
                       flush=True)
     else:
-        res = report(a.data, a.study, a.arm, a.seeds, a.n_boot)
+        res = report(a.data, a.study, a.arm, a.seeds, a.n_boot, a.controls)
         md = markdown(res)
         print(md)
         if a.out:
