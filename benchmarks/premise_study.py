@@ -94,6 +94,32 @@ def load_finished(model, stage_dir: Path) -> bool:
     return True
 
 
+def shortcut_auc(data: Path) -> dict:
+    """Test mean AUC of a classifier that never sees a lesion: per class, a logistic regression on the
+    phantom's recorded non-lesion cues (devices, markers, view, exposure; ``truth/shortcuts.csv`` and
+    ``truth/images.csv``), fitted on the train+val split. How much of BSL's AUC the phantom allows without
+    lesions."""
+    from sklearn.linear_model import LogisticRegression
+
+    from agcl.labels import LABELS
+
+    images = pd.read_csv(data / "index" / "images.csv", dtype={"image_id": str})
+    truth = pd.read_csv(data / "phantom" / "truth" / "images.csv", dtype={"image_id": str}).set_index("image_id")
+    cues = pd.crosstab(*pd.read_csv(data / "phantom" / "truth" / "shortcuts.csv", dtype={"image_id": str}).T.values)
+    x = cues.reindex(images["image_id"]).fillna(0).clip(upper=1)
+    x["exposure"] = truth["exposure"].reindex(images["image_id"]).to_numpy()
+    x["ap"] = (truth["view"].reindex(images["image_id"]) == "AP").astype(float).to_numpy()
+    x = x.to_numpy(float)
+    test = (images["split"] == "test").to_numpy()
+    y = images[list(LABELS)].to_numpy()
+    p = np.full(y[test].shape, 0.5)
+    for k in range(len(LABELS)):
+        if 0 < y[~test, k].sum() < (~test).sum():
+            p[:, k] = LogisticRegression(max_iter=1000).fit(x[~test], y[~test, k]).predict_proba(x[test])[:, 1]
+    return {"data": str(data), "cues": cues.columns.tolist() + ["exposure", "ap"], "n_test": int(test.sum()),
+            "test_mean_auc": round(st.mean_auc(y[test], p), 4)}
+
+
 def bsl_val_auc(run: Path) -> dict:
     """Validation mean AUC of a finished BSL stage (the only number used to set the phantom's difficulty)."""
     from agcl.labels import LABELS
@@ -307,6 +333,8 @@ def main() -> None:
     p.add_argument("data", type=Path)
     p.add_argument("run", type=Path)
     p.add_argument("--set", dest="sets", action="append", default=[])
+    p = sub.add_parser("shortcut-auc", help="test AUC of a lesion-blind classifier on the phantom's recorded cues")
+    p.add_argument("data", type=Path)
     p = sub.add_parser("rewrite-outputs")
     p.add_argument("run", type=Path)
     p.add_argument("--stage", default="bsl")
@@ -332,6 +360,8 @@ def main() -> None:
     elif a.cmd == "bsl-val":
         secs = run_one(a.data, a.run, a.sets, only=["bsl"])
         print(json.dumps({**bsl_val_auc(a.run), "wall_s": secs}))
+    elif a.cmd == "shortcut-auc":
+        print(json.dumps(shortcut_auc(a.data)))
     elif a.cmd == "rewrite-outputs":
         print(json.dumps(rewrite_test_outputs(a.run, a.stage)))
     elif a.cmd == "run":
