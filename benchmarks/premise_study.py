@@ -186,18 +186,21 @@ def load_run(run: Path, ev: Path, test, y: np.ndarray) -> dict:
         counts = st.image_counts(det, test.gt, ids, t=float(loc["t"].iloc[0]))
         total = loc[(loc["model"] == name) & (loc["label"] == "Total")].iloc[0]
         assert np.allclose(counts.sum(0), total[["gt", "gt_hit", "detected", "tp"]].to_numpy(int)), name
-        mean = auc[(auc["model"] == name) & (auc["label"] == "Mean")]
-        out[name] = {"auc": float(mean["auc"].iloc[0]) if len(mean) else st.mean_auc(y, p),
-                     "recall": float(total["recall"]), "precision": float(total["precision"]),
-                     "pointing": pointing(ev, name), "p": p, "counts": counts}
+        row = totals(ev, name, auc, loc)
+        out[name] = row | {"auc": st.mean_auc(y, p) if np.isnan(row["auc"]) else row["auc"], "p": p, "counts": counts}
     return out
 
 
-def pointing(ev: Path, name: str) -> float:
-    """Pooled pointing-game accuracy (hits / GT boxes over all classes) of one model of an evaluation."""
+def totals(ev: Path, name: str, auc: pd.DataFrame, loc: pd.DataFrame) -> dict:
+    """Mean AUC (NaN if the evaluation has none), Table 2 Total recall/precision and the pooled pointing
+    game (hits / GT boxes over all classes) of one model of an evaluation."""
+    total = loc[(loc["model"] == name) & (loc["label"] == "Total")].iloc[0]
+    mean = auc[(auc["model"] == name) & (auc["label"] == "Mean")]
     pt = pd.read_csv(ev / "pointing.csv")
     pt = pt[(pt["model"] == name) & (pt["label"].isin(LABEL_SET))]
-    return float(pt["hits"].sum() / pt["n"].sum()) if pt["n"].sum() else float("nan")
+    return {"auc": float(mean["auc"].iloc[0]) if len(mean) else float("nan"), "recall": float(total["recall"]),
+            "precision": float(total["precision"]),
+            "pointing": float(pt["hits"].sum() / pt["n"].sum()) if pt["n"].sum() else float("nan")}
 
 
 def controls(data: Path, study: Path, arm: str, seed: int) -> list[dict]:
@@ -209,16 +212,8 @@ def controls(data: Path, study: Path, arm: str, seed: int) -> list[dict]:
     if not (out / "summary.json").is_file():
         agcl("evaluate", str(data / "index"), "--stage", str(run / "stage_bsl"), "--name", "BSL",
              "--control", "uniform", "--control", "centre", "--out", str(out), log=study / arm / "controls.log")
-    loc = pd.read_csv(out / "localization.csv")
-    auc = pd.read_csv(out / "auc.csv")
-    rows = []
-    for name in loc["model"].unique():
-        total = loc[(loc["model"] == name) & (loc["label"] == "Total")].iloc[0]
-        mean = auc[(auc["model"] == name) & (auc["label"] == "Mean")]
-        rows.append({"model": name, "auc": float(mean["auc"].iloc[0]) if len(mean) else float("nan"),
-                     "recall": float(total["recall"]), "precision": float(total["precision"]),
-                     "pointing": pointing(out, name)})
-    return rows
+    loc, auc = pd.read_csv(out / "localization.csv"), pd.read_csv(out / "auc.csv")
+    return [{"model": name} | totals(out, name, auc, loc) for name in loc["model"].unique()]
 
 
 def seed_tables(data: Path, run: Path, size: int) -> pd.DataFrame:
