@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from agcl.cam.align import align_to_image
 from agcl.evaluation.bootstrap import bootstrap_aucs, class_mean, resample_counts
-from agcl.evaluation.localization import match_boxes
+from agcl.evaluation.localization import match_boxes, pointing_game
 from agcl.pipeline.diagnostics import seed_box_iobb
 
 SOURCES = ("AGL", "S1 severe", "S1 moderate", "S2")
@@ -39,22 +40,34 @@ def seed_sources(seeds: pd.DataFrame, severity: pd.DataFrame | None) -> pd.Serie
 def seed_quality(seeds: pd.DataFrame, maps: np.ndarray, truth: pd.DataFrame, sizes: pd.DataFrame,
                  severity: pd.DataFrame | None, upsample_size: int, geometry: tuple[int, float] | None,
                  t: float = 0.25) -> pd.DataFrame:
-    """Per source: seeds, seeds with a truth box, mean IoBB of the seed's cam20 box, and IoBB > t rate.
+    """Per source: seeds, seeds with a truth box, mean IoBB of the seed's cam20 box, IoBB > t rate, and
+    the pointing game of the seed map (its argmax inside a truth box of that image and class).
 
-    Uses the pipeline's own seed diagnostic (:func:`agcl.pipeline.diagnostics.seed_box_iobb`); ``geometry``
-    is the backbone's ``(stride, cell_centre)`` (seed maps sit on the feature grid), None for image-frame maps.
+    Uses the pipeline's own seed diagnostic (:func:`agcl.pipeline.diagnostics.seed_box_iobb`) and the
+    evaluation's :func:`agcl.evaluation.localization.pointing_game`. The cam20 box of a broad map is close
+    to the whole image, so its IoBB tends to the lesion's share of the image whatever the map; pointing
+    does not depend on a threshold. ``geometry`` is the backbone's ``(stride, cell_centre)`` (seed maps sit
+    on the feature grid), None for image-frame maps.
     Shapes: maps [M,h,w] aligned with ``seeds`` rows; sizes ``image_id,width,height``.
     """
     wh = sizes.set_index("image_id").reindex(seeds["image_id"].astype(str))
-    scores = seed_box_iobb(seeds, maps, truth, wh["width"].to_numpy(float), wh["height"].to_numpy(float),
-                           upsample_size, geometry)
+    widths, heights = wh["width"].to_numpy(float), wh["height"].to_numpy(float)
+    scores = seed_box_iobb(seeds, maps, truth, widths, heights, upsample_size, geometry)
+    framed = align_to_image(np.asarray(maps, np.float32), upsample_size, *geometry) if geometry else np.asarray(maps)
     df = pd.DataFrame({"source": seed_sources(seeds, severity).to_numpy(), "iobb": scores})
+    pairs = seeds.assign(image_id=seeds["image_id"].astype(str))[["image_id", "label"]]
+    gt = truth.assign(image_id=truth["image_id"].astype(str))
     rows = []
     for src in sorted(df["source"].unique(), key=lambda s: (SOURCES.index(s) if s in SOURCES else 99, s)):
-        scored = df.loc[df["source"] == src, "iobb"].dropna()
-        rows.append({"source": src, "seeds": int((df["source"] == src).sum()), "with_truth": len(scored),
+        mask = (df["source"] == src).to_numpy()
+        scored = df.loc[mask, "iobb"].dropna()
+        labels = sorted(pairs.loc[mask, "label"].unique())
+        total = pointing_game(framed[mask], pairs[mask].reset_index(drop=True), gt, widths[mask], heights[mask],
+                              labels).iloc[-1]
+        rows.append({"source": src, "seeds": int(mask.sum()), "with_truth": len(scored),
                      "mean_iobb": float(scored.mean()) if len(scored) else float("nan"),
-                     "hit_rate": float((scored > t).mean()) if len(scored) else float("nan")})
+                     "hit_rate": float((scored > t).mean()) if len(scored) else float("nan"),
+                     "pointing": float(total["accuracy"])})
     return pd.DataFrame(rows)
 
 

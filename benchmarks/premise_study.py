@@ -274,7 +274,8 @@ def report(data: Path, study: Path, arm: str, seeds: list[int], n_boot: int, wit
         agg = q.groupby(["round", "source"], sort=False).apply(
             lambda g: pd.Series({"seeds": g["seeds"].sum() / g["seed"].nunique(),
                                  "mean_iobb": np.average(g["mean_iobb"].fillna(0), weights=g["with_truth"].clip(lower=1e-9)),
-                                 "hit_rate": np.average(g["hit_rate"].fillna(0), weights=g["with_truth"].clip(lower=1e-9))}),
+                                 "hit_rate": np.average(g["hit_rate"].fillna(0), weights=g["with_truth"].clip(lower=1e-9)),
+                                 "pointing": np.average(g["pointing"].fillna(0), weights=g["with_truth"].clip(lower=1e-9))}),
             include_groups=False).reset_index()
         out["seed_quality"] = agg.to_dict(orient="records")
     if with_controls and runs:
@@ -308,8 +309,8 @@ def markdown(res: dict) -> str:
                              + ", ".join(f"{d[i]:+.4f}" for d in b["per_seed"]) + " |")
     if "seed_quality" in res:
         lines += ["", "Seed quality (cam20 box of each seed map vs truth, training images; mean over seeds):", "",
-                  "| round | source | seeds | mean IoBB | IoBB > 0.25 |", "|---|---|---|---|---|"]
-        lines += [f"| {q['round']} | {q['source']} | {q['seeds']:.0f} | {q['mean_iobb']:.3f} | {q['hit_rate']:.3f} |"
+                  "| round | source | seeds | mean IoBB | IoBB > 0.25 | pointing |", "|---|---|---|---|---|---|"]
+        lines += [f"| {q['round']} | {q['source']} | {q['seeds']:.0f} | {q['mean_iobb']:.3f} | {q['hit_rate']:.3f} | {q['pointing']:.3f} |"
                   for q in res["seed_quality"]]
     return "\n".join(lines) + "\n"
 

@@ -111,4 +111,5 @@ def test_seed_quality_scores_maps_on_and_off_the_truth_box():
     q = st.seed_quality(seeds, maps, truth, sizes, None, upsample_size=128, geometry=None).set_index("source")
     assert q.loc["S2", "seeds"] == 2 and q.loc["S2", "with_truth"] == 2
     assert q.loc["S2", "hit_rate"] == 0.5
+    assert q.loc["S2", "pointing"] == 0.5  # the argmax of map 0 is inside its box, that of map 1 is not
     assert q.loc["AGL", "with_truth"] == 0 and np.isnan(q.loc["AGL", "mean_iobb"])
