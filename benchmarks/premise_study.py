@@ -34,7 +34,6 @@ import premise_stats as st
 AGCL = [str(Path(sys.executable).with_name("agcl"))]  # the console script of this venv
 CONFIG = Path(__file__).with_suffix(".yaml")  # the study recipe (benchmarks/premise_study.yaml)
 MODELS = ("BSL", "AGL", "AGCL-1", "AGCL-2")
-LABEL_SET: set[str] = set()  # the 14 ChestX-ray14 labels, filled in main() (agcl imported lazily)
 
 
 def agcl(*args: str, log: Path | None = None) -> float:
@@ -82,16 +81,15 @@ def run_control(data: Path, run: Path, sets: list[str]) -> float:
     return run_one(data, cont, [*sets, "refine.lam=0", "refine.rounds=0"])
 
 
-def load_finished(model, stage_dir: Path) -> bool:
-    """Load a finished stage's best weights into ``model`` (False if the stage has not finished)."""
-    from agcl.train.checkpoint import load_checkpoint
+def finished_model(stage_dir: Path):
+    """The network of a finished stage, rebuilt from its best checkpoint on the CPU (exits if unfinished)."""
+    from agcl.inference.predictor import load_model
     from agcl.train.loop import finished_checkpoint
 
     done = finished_checkpoint(stage_dir)
     if done is None:
-        return False
-    model.load_state_dict(load_checkpoint(done)["model"])
-    return True
+        raise SystemExit(f"error: {stage_dir} is not finished")
+    return load_model(done, device="cpu").model
 
 
 def shortcut_auc(data: Path) -> dict:
@@ -123,14 +121,11 @@ def shortcut_auc(data: Path) -> dict:
 def bsl_val_auc(run: Path) -> dict:
     """Validation mean AUC of a finished BSL stage (the only number used to set the phantom's difficulty)."""
     from agcl.labels import LABELS
-    from agcl.models import build_model
     from agcl.pipeline.driver import load_pipeline_config, make_context
     from agcl.pipeline.inference import score_images
 
     ctx = make_context(load_pipeline_config(run / "config.yaml"), run)
-    model = build_model(ctx.model_spec("multilabel"), pretrained="none", seed=0)
-    if not load_finished(model, run / "stage_bsl"):
-        raise SystemExit(f"error: {run / 'stage_bsl'} is not finished")
+    model = finished_model(run / "stage_bsl")
     val = ctx.split("val")
     _, probs, _ = score_images(ctx, model, val, with_cams=False)
     done = json.loads((run / "stage_bsl" / "DONE").read_text())
@@ -160,15 +155,11 @@ def eval_dir(data: Path, run: Path) -> Path | None:
 def rewrite_test_outputs(run: Path, stage: str) -> dict:
     """Re-write a finished model stage's predictions/heatmaps/boxes from its checkpoint with the current code
     (no training; e.g. after the heatmap frame changed while the stage was running)."""
-    from agcl.models import build_model
     from agcl.pipeline.driver import load_pipeline_config, make_context
     from agcl.pipeline.inference import write_test_outputs
 
     ctx = make_context(load_pipeline_config(run / "config.yaml"), run)
-    model = build_model(ctx.model_spec("multilabel"), pretrained="none", seed=0)
-    if not load_finished(model, run / f"stage_{stage}"):
-        raise SystemExit(f"error: {run / f'stage_{stage}'} is not finished")
-    return write_test_outputs(ctx, model, run / f"stage_{stage}")
+    return write_test_outputs(ctx, finished_model(run / f"stage_{stage}"), run / f"stage_{stage}")
 
 
 def load_run(run: Path, ev: Path, test, y: np.ndarray) -> dict:
@@ -192,15 +183,14 @@ def load_run(run: Path, ev: Path, test, y: np.ndarray) -> dict:
 
 
 def totals(ev: Path, name: str, auc: pd.DataFrame, loc: pd.DataFrame) -> dict:
-    """Mean AUC (NaN if the evaluation has none), Table 2 Total recall/precision and the pooled pointing
-    game (hits / GT boxes over all classes) of one model of an evaluation."""
+    """Mean AUC (NaN if the evaluation has none), and the Total rows of Table 2 (recall, precision) and of
+    the pointing game (hits / GT boxes over all classes) of one model of an evaluation."""
     total = loc[(loc["model"] == name) & (loc["label"] == "Total")].iloc[0]
     mean = auc[(auc["model"] == name) & (auc["label"] == "Mean")]
     pt = pd.read_csv(ev / "pointing.csv")
-    pt = pt[(pt["model"] == name) & (pt["label"].isin(LABEL_SET))]
+    point = pt[(pt["model"] == name) & (pt["label"] == "Total")].iloc[0]
     return {"auc": float(mean["auc"].iloc[0]) if len(mean) else float("nan"), "recall": float(total["recall"]),
-            "precision": float(total["precision"]),
-            "pointing": float(pt["hits"].sum() / pt["n"].sum()) if pt["n"].sum() else float("nan")}
+            "precision": float(total["precision"]), "pointing": float(point["accuracy"])}
 
 
 def controls(data: Path, study: Path, arm: str, seed: int) -> list[dict]:
@@ -347,9 +337,6 @@ def main() -> None:
         p.add_argument("--out", type=Path, default=None, help="Markdown file (JSON next to it)")
         p.add_argument("--controls", action="store_true", help="report: also score the uniform and centre controls")
     a = ap.parse_args()
-    from agcl.labels import LABELS
-
-    LABEL_SET.update(LABELS)
     if a.cmd == "prepare":
         prepare(a.data, a.n, a.size, a.seed, ["--lesion-contrast", a.lesion_contrast,
                                               "--exposure-shortcut", a.exposure_shortcut])
