@@ -8,15 +8,16 @@ and — loudly — whether a severity table was available (without one AGCL degr
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import pandas as pd
 
+from agcl.evaluation.artifacts import read_table
 from agcl.io import write_text_atomic, write_with_atomic
 from agcl.labels import LABELS
 from agcl.pipeline.context import RunContext
+from agcl.pipeline.stages import read_done
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +109,11 @@ def seed_statistics(seed_dirs: list[tuple[str, Path]]) -> pd.DataFrame:
     """Long table: round, label, S1, S2, AGL, total, with_truth, mean_iobb, hit_rate."""
     frames = []
     for name, sdir in seed_dirs:
-        counts = pd.read_csv(sdir / "counts.csv")
+        counts = read_table(sdir / "counts.csv", "seed counts")
         diag_path = sdir / "diagnostics.csv"
         if diag_path.is_file():
-            counts = counts.merge(pd.read_csv(diag_path).drop(columns="seeds"), on="label", how="left")
+            counts = counts.merge(read_table(diag_path, "seed diagnostics").drop(columns="seeds", errors="ignore"),
+                                  on="label", how="left")
         counts.insert(0, "round", name)
         frames.append(counts)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -121,8 +123,8 @@ def seed_overview(seed_dirs: list[tuple[str, Path]]) -> pd.DataFrame:
     """One row per seed stage: total seeds, by rule, and overall seed-box quality."""
     rows = []
     for name, sdir in seed_dirs:
-        done = json.loads((sdir / "DONE").read_text(encoding="utf-8")) if (sdir / "DONE").is_file() else {}
-        counts = pd.read_csv(sdir / "counts.csv")
+        done = read_done(sdir) if (sdir / "DONE").is_file() else {}
+        counts = read_table(sdir / "counts.csv", "seed counts")
         diag = done.get("diagnostics") or {}
         rows.append({"round": name, "seeds": int(counts["total"].sum()), "S1": int(counts["S1"].sum()),
                      "S2": int(counts["S2"].sum()), "AGL": int(counts["AGL"].sum()),
@@ -135,11 +137,11 @@ def seed_overview(seed_dirs: list[tuple[str, Path]]) -> pd.DataFrame:
 
 def print_tables(out: Path) -> str:
     """Table 1 and Table 2 (Total row and per class) as text for the console."""
-    auc = pd.read_csv(out / "auc.csv")
+    auc = read_table(out / "auc.csv", "Table 1")
     if not (out / "localization.csv").is_file():
         t1 = auc.pivot(index="label", columns="model", values="auc")[list(dict.fromkeys(auc["model"]))]
         return "Table 1 — test AUC\n" + t1.to_string(float_format=lambda v: f"{v:.4f}") + "\n(no test boxes: no Table 2)"
-    loc = pd.read_csv(out / "localization.csv")
+    loc = read_table(out / "localization.csv", "Table 2")
     t1 = auc.pivot(index="label", columns="model", values="auc")
     t1 = t1.reindex([*LABELS, "Mean"]).dropna(how="all")
     order = list(dict.fromkeys(auc["model"]))
