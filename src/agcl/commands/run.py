@@ -24,9 +24,12 @@ def run(
     config: Annotated[Path | None, typer.Option("--config", help="Pipeline YAML (data/model/optim/runtime + source/curriculum/seeds/refine/eval); built-in defaults when omitted.")] = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Override one config value, e.g. --set refine.rounds=3 (repeatable).")] = None,
     only: Annotated[list[str] | None, typer.Option("--only", help="Stop once this stage (and what it needs) is done, e.g. --only bsl (repeatable).")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Discard what a previous run wrote in --run-dir (config.yaml, "
+                                        "stage_*/, eval/, logs) and start over (default: off).")] = False,
 ) -> None:
     """Run or resume the pipeline; finished stages are skipped, a killed stage resumes from its last epoch.
 
+    Every input is checked before anything is written; the run directory is locked while it runs.
     Also under ``torchrun`` (every stage; rank 0 alone writes and logs).
     """
     from agcl.logs import setup_console_logging
@@ -40,7 +43,7 @@ def run(
         logging.getLogger("agcl").setLevel(logging.WARNING)  # only rank 0 logs
     cfg = load_pipeline_config(config, overrides or [])
     try:
-        run_pipeline(cfg, run_dir, only=only or None)
+        run_pipeline(cfg, run_dir, only=only or None, fresh=fresh, config_path=config)
     finally:
         destroy_distributed()
     eval_dir = run_dir / "eval"
