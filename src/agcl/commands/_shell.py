@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+import typer
 
 from agcl.errors import ENVIRONMENT_ERRNOS, AgclError, describe_os_error, one_line
 
@@ -39,7 +40,8 @@ def user_errors(func: F) -> F:
         except AgclError as exc:
             log.debug("user error", exc_info=True)
             raise _fail(str(exc), exc.exit_code) from None
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
+                typer.Exit, typer.Abort):
             raise  # typer.Exit(code) and usage errors keep their own handling
         except Exception as exc:
             if isinstance(exc, OSError) and exc.errno in ENVIRONMENT_ERRNOS:

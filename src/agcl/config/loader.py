@@ -242,8 +242,11 @@ def read_yaml(path: Path, what: str = "config") -> Any:
     """``yaml.safe_load`` of a UTF-8 file; every problem is one ConfigError naming the file (syntax errors
     with their line and column; never the content, so an alias-expanded value cannot flood the terminal)."""
     from agcl.errors import InputError
-    from agcl.paths import read_text
+    from agcl.paths import file_problem, read_text
 
+    problem = file_problem(path)
+    if problem is not None:
+        raise ConfigError(f"cannot read {what} {path}: {problem}")
     try:
         text = read_text(path, what)
     except InputError as exc:

@@ -7,7 +7,7 @@
   ``heatmaps_index.csv``.
 - ``failures.csv``: ``image, error`` for every rejected input (header only when none failed).
 - ``overlays/<name>__<label>.png`` with ``--overlays`` (written while predicting).
-- ``.agcl-predict``: marks DIR as agcl predict's own (written first; see :func:`claim_out_dir`).
+- ``.agcl-predict``: marks DIR as agcl predict's own (written before the files above; see :func:`claim_out_dir`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 #: The files ``agcl predict -o DIR`` writes at the top of DIR.
 OUTPUT_FILES: tuple[str, ...] = ("predictions.csv", "boxes.csv", "failures.csv", "heatmaps_index.csv",
                                  "heatmaps.npy", "predictions.json")
-#: Written into DIR before anything else: DIR's output files are agcl predict's own (a re-run replaces them).
+#: Written into DIR before the output files: they are then known as agcl predict's own (a re-run replaces them).
 MARKER = ".agcl-predict"
 #: The names of overlay PNGs (``<stem>__<Label>.png``): the only files a re-run removes from ``overlays/``.
 OVERLAY_PATTERN = r".+__(?:" + "|".join(re.escape(label) for label in LABELS) + r")\.png"
@@ -56,16 +56,14 @@ def check_out_dir(out: Path, inputs: Sequence[str | os.PathLike[str]], checkpoin
 
 
 def claim_out_dir(out: Path) -> None:
-    """Refuse a folder that holds one of :data:`OUTPUT_FILES` not written by ``agcl predict`` (e.g. a stage
-    folder's ``predictions.csv``); otherwise mark it as agcl predict's own."""
+    """Refuse a folder that holds one of :data:`OUTPUT_FILES` not written by ``agcl predict`` (no
+    :data:`MARKER`, e.g. a stage folder's ``predictions.csv``) or whose ``overlays`` is not a real folder."""
     real_folder(out / "overlays", "overlay folder")
     if not (out / MARKER).is_file():
         foreign = [name for name in OUTPUT_FILES if os.path.lexists(out / name)]
         if foreign:
             raise InputError(f"--out {out} holds {', '.join(foreign)} that agcl predict did not write; choose "
                              "another output folder")
-        write_text_atomic(out / MARKER, "agcl predict writes predictions.csv, boxes.csv, failures.csv, "
-                                        "heatmaps*.{csv,npy}, predictions.json and overlays/ here\n")
 
 
 def clear_overlays(folder: Path) -> None:
@@ -103,6 +101,9 @@ def write_outputs(result: PredictionSet, out_dir: str | os.PathLike[str]) -> lis
     """Write every table of ``result`` into ``out_dir``; returns the paths written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if not (out / MARKER).is_file():  # first: the files below are then known to be agcl predict's own
+        write_text_atomic(out / MARKER, "agcl predict writes predictions.csv, boxes.csv, failures.csv, "
+                                        "heatmaps*.{csv,npy}, predictions.json and overlays/ here\n")
     written = []
 
     def csv(name: str, df: pd.DataFrame) -> None:

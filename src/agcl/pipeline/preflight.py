@@ -100,7 +100,9 @@ def _check_model(ctx: RunContext) -> None:
         normalize_spec(ctx.model_spec(kind))
     pretrained = ctx.cfg.model.pretrained
     if pretrained not in ("none", "imagenet"):
-        regular_file(Path(pretrained).expanduser(), "model.pretrained weights")
+        from agcl.models.backbones import read_state_file
+
+        read_state_file(regular_file(Path(pretrained).expanduser(), "model.pretrained weights"))  # loadable, safely
 
 
 def _check_index_and_cache(ctx: RunContext) -> None:

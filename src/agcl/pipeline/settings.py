@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from agcl.config import TrainConfig
-from agcl.config.ranges import AT_LEAST_ONE, BOOTSTRAP, NON_NEGATIVE, OVERLAP_T, SEED, UNIT, check
+from agcl.config.ranges import AT_LEAST_ONE, BOOTSTRAP, NON_NEGATIVE, OVERLAP_T, SEED, UNIT, Range, check
 from agcl.errors import ConfigError
 from agcl.labels import LABELS, UnknownLabelError, canonical_label
 
@@ -154,7 +154,7 @@ class RefineConfig:
     agl: bool = True
 
     def __post_init__(self) -> None:
-        check("refine.rounds", self.rounds, NON_NEGATIVE)
+        check("refine.rounds", self.rounds, Range(0, 100))
         check("refine.lam", self.lam, NON_NEGATIVE)
 
 
