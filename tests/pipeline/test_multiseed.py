@@ -16,7 +16,7 @@ from agcl.cli import app
 from agcl.errors import ConfigError
 from agcl.pipeline.compare_runs import compare_runs
 from agcl.pipeline.driver import load_pipeline_config, run_pipeline
-from agcl.pipeline.multiseed import run_seeds
+from agcl.pipeline.multiseed import run_training_seeds
 
 from . import synthetic
 
@@ -61,7 +61,7 @@ def seeds_run(synth, tmp_path_factory):
     parent = tmp_path_factory.mktemp("multi") / "run"
     cfg = load_pipeline_config(None, synthetic.tiny_config(synth, rounds=1, extra=("refine.control=true",
                                                                                    "eval.bootstrap=30")))
-    out = run_seeds(cfg, parent, [0, 1], n_boot=30)
+    out = run_training_seeds(cfg, parent, [0, 1], n_boot=30).compare
     return cfg, parent, out
 
 
@@ -110,7 +110,7 @@ def test_rerun_resumes_without_training_and_compare_cli_prints_readings(seeds_ru
     cfg, parent, out = seeds_run
     trained = {p: p.stat().st_mtime_ns for p in parent.rglob("checkpoint.pt")}
     before = pd.read_csv(out / "paired.csv")
-    run_seeds(cfg, parent, [0, 1], n_boot=30)
+    run_training_seeds(cfg, parent, [0, 1], n_boot=30)
     assert {p: p.stat().st_mtime_ns for p in parent.rglob("checkpoint.pt")} == trained
     assert len(json.loads((parent / "environment.json").read_text())["invocations"]) == 2  # a record per call
     res = CliRunner().invoke(app, ["compare", str(parent), "--resamples", "30"])
@@ -135,4 +135,19 @@ def test_incomparable_runs_and_layouts_are_refused(seeds_run, synth, tmp_path):
     with pytest.raises(ConfigError, match="several training seeds"):
         run_pipeline(cfg, parent)
     with pytest.raises(ConfigError, match="single-seed run directory"):
-        run_seeds(cfg, parent / "seed_0", [0, 1])
+        run_training_seeds(cfg, parent / "seed_0", [0, 1])
+
+
+def test_report_of_several_seeds_has_the_forest_plot(seeds_run):
+    _, parent, out = seeds_run
+    res = CliRunner().invoke(app, ["report", str(parent)])
+    assert res.exit_code == 0, res.output
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert (out / "figures" / "forest.png").stat().st_size > 1000
+    assert "AGCL-1 − BSL+:" in page and "seed_0: finished" in page and "mean ± sd" in page
+    assert page.count("data:image/png;base64,") == 1
+    one = CliRunner().invoke(app, ["report", str(parent / "seed_0")])  # one seed: its own forest plot
+    assert one.exit_code == 0, one.output
+    single = (parent / "seed_0" / "eval" / "report.html").read_text(encoding="utf-8")
+    assert 'id="paired"' in single and "one seed: the CI covers test-image sampling only" in single
+    assert (parent / "seed_0" / "eval" / "figures" / "forest.png").is_file()

@@ -35,7 +35,7 @@ def run(
     from agcl.logs import setup_console_logging
     from agcl.pipeline.console import print_comparison, print_tables
     from agcl.pipeline.driver import load_pipeline_config, run_pipeline
-    from agcl.pipeline.multiseed import run_seeds
+    from agcl.pipeline.multiseed import run_training_seeds
     from agcl.train.distributed import destroy_distributed, env_dist_info
 
     setup_console_logging()  # also under `torchrun -m agcl.cli` (main() is not the entry point there)
@@ -46,7 +46,7 @@ def run(
     compared = None
     try:
         if seeds:
-            compared = run_seeds(cfg, run_dir, seeds, only=only or None)
+            compared = run_training_seeds(cfg, run_dir, seeds, only=only or None).compare
         else:
             run_pipeline(cfg, run_dir, only=only or None)
     finally:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from agcl.config import dump_config
@@ -31,6 +33,16 @@ log = logging.getLogger(__name__)
 
 LAYOUT = "multiseed.json"
 COMPARE = "compare"
+
+
+@dataclass
+class SeedsResult:
+    """What :func:`run_training_seeds` did: ``compare`` (``RUN/compare``, None until every seed finished), each
+    seed's stage summaries, and wall seconds per seed and for the comparison."""
+
+    compare: Path | None = None
+    summaries: dict[int, dict] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def seed_dir(run_dir: Path, seed: int) -> Path:
@@ -78,12 +90,13 @@ def _shared_data(cfg: PipelineConfig, run_dir: Path) -> dict[str, str] | None:
     return {"index_dir": str(ctx.index_dir), "cache_dir": str(ctx.cache_dir)}
 
 
-def run_seeds(cfg: PipelineConfig, run_dir: Path, seeds: list[int], *, only: list[str] | None = None,
-              n_boot: int | None = None) -> Path | None:
+def run_training_seeds(cfg: PipelineConfig, run_dir: Path, seeds: list[int], *, only: list[str] | None = None,
+              n_boot: int | None = None) -> SeedsResult:
     """Run (or resume) the pipeline for every training seed under ``run_dir``, then compare them.
 
-    Returns ``RUN/compare`` when every seed finished its evaluation (``only`` may stop earlier), else None.
-    Under torchrun every rank runs every seed; rank 0 alone writes and compares.
+    ``result.compare`` is ``RUN/compare`` when every seed finished its evaluation (``only`` may stop
+    earlier), else None. The comparison uses ``n_boot`` resamples (default ``eval.bootstrap``, or 1000
+    when that is 0). Under torchrun every rank runs every seed; rank 0 alone writes and compares.
     """
     from agcl.environment import record_environment
     from agcl.pipeline.compare_runs import compare_runs
@@ -102,17 +115,23 @@ def run_seeds(cfg: PipelineConfig, run_dir: Path, seeds: list[int], *, only: lis
                                              "runs": [seed_dir(run_dir, s).name for s in seeds]})
         record_environment(run_dir)
     barrier(info)
+    result = SeedsResult()
     data = _shared_data(cfg, run_dir)
     for i, s in enumerate(seeds, 1):
         log.info("training seed %d (%d of %d) -> %s", s, i, len(seeds), seed_dir(run_dir, s))
-        run_pipeline(seed_config(cfg, s, data), seed_dir(run_dir, s), only=only)
+        t0 = time.perf_counter()
+        result.summaries[s] = run_pipeline(seed_config(cfg, s, data), seed_dir(run_dir, s), only=only)
+        result.seconds[f"seed_{s}"] = round(time.perf_counter() - t0, 1)
     finished = all((seed_dir(run_dir, s) / "eval" / "DONE").is_file() for s in seeds)
     if not info.is_main or not finished:
-        return None
-    out = run_dir / COMPARE
-    compare_runs([seed_dir(run_dir, s) for s in seeds], out, n_boot=n_boot or cfg.eval.bootstrap or 1000,
+        return result
+    t0 = time.perf_counter()
+    result.compare = run_dir / COMPARE
+    compare_runs([seed_dir(run_dir, s) for s in seeds], result.compare, n_boot=n_boot or cfg.eval.bootstrap or 1000,
                  progress=cfg.runtime.progress)
-    return out
+    result.seconds["compare"] = round(time.perf_counter() - t0, 1)
+    log.info("compared %d training seeds in %.1f s -> %s", len(seeds), result.seconds["compare"], result.compare)
+    return result
 
 
 def _only_data_stages(run_dir: Path) -> bool:
