@@ -106,13 +106,21 @@ def test_compare_aggregates_the_seeds(seeds_run):
     assert "mean ± sd over seeds" in md and "AGCL-1 − BSL+:" in md and "training seeds 0, 1" in md
 
 
-def test_rerun_resumes_without_training_and_compare_cli_prints_readings(seeds_run, tmp_path):
+def test_rerun_resumes_without_training_and_compare_cli_prints_readings(seeds_run, synth, tmp_path):
     cfg, parent, out = seeds_run
     trained = {p: p.stat().st_mtime_ns for p in parent.rglob("checkpoint.pt")}
     before = pd.read_csv(out / "paired.csv")
     run_training_seeds(cfg, parent, [0, 1], n_boot=30)
     assert {p: p.stat().st_mtime_ns for p in parent.rglob("checkpoint.pt")} == trained
     assert len(json.loads((parent / "environment.json").read_text())["invocations"]) == 2  # a record per call
+    sets = [x for s in synthetic.tiny_config(synth, rounds=1, extra=("refine.control=true", "eval.bootstrap=30"))
+            for x in ("--set", s)]
+    res = CliRunner().invoke(app, ["run", "--run-dir", str(parent), "--seeds", "0,1", *sets])  # resumes: done
+    assert res.exit_code == 0, res.output
+    assert "Table 1 — test AUC, mean ± sd over seeds" in res.output and "AGL − BSL+:" in res.output
+    assert {p: p.stat().st_mtime_ns for p in parent.rglob("checkpoint.pt")} == trained
+    bad = CliRunner().invoke(app, ["run", "--run-dir", str(tmp_path / "x"), "--seeds", "0,zero", *sets])
+    assert bad.exit_code == 2 and "--seeds takes integers" in bad.output
     res = CliRunner().invoke(app, ["compare", str(parent), "--resamples", "30"])
     assert res.exit_code == 0, res.output
     assert "AGCL-1 − BSL+:" in res.output and "uniform" in res.output and "MaxBoxAcc" in res.output

@@ -27,7 +27,7 @@ def demo(
     run_dir: Annotated[Path | None, typer.Option("--run-dir", help="Run directory of the demo (default: runs/demo, or runs/demo-quick with --quick).")] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where the phantom, severity table, index and cache go (default: <run-dir>-data).")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="One training seed: smaller phantom (400 images), 1 AGCL round, 2 baseline epochs, 1 refine epoch.")] = False,
-    seeds: Annotated[list[int] | None, typer.Option("--seeds", help="Training seeds of the full demo (default 0 1 2).")] = None,
+    seeds: Annotated[str | None, typer.Option("--seeds", help="Training seeds of the full demo, e.g. 0,1,2,3 (default 0,1,2).")] = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Override a value of the packaged demo config, e.g. --set refine.rounds=3 (repeatable).")] = None,
 ) -> None:
     """Run AGCL end to end on a synthetic phantom for 3 training seeds with the matched control BSL+, and
@@ -36,13 +36,15 @@ def demo(
     from agcl.logs import setup_console_logging
     from agcl.pipeline.console import print_comparison, print_tables
     from agcl.pipeline.demo import run_demo
+    from agcl.pipeline.multiseed import parse_seeds
 
     setup_console_logging()
     if quick and seeds:
         raise ConfigError("--quick is one training seed; drop --seeds (or --quick)")
     run_dir = run_dir if run_dir is not None else Path("runs/demo-quick" if quick else "runs/demo")
     data = data_dir if data_dir is not None else run_dir.parent / f"{run_dir.name}-data"
-    out = run_demo(run_dir, data, quick=quick, overrides=overrides or [], seeds=seeds)
+    out = run_demo(run_dir, data, quick=quick, overrides=overrides or [],
+                   seeds=parse_seeds([seeds]) if seeds is not None else None)
     t = out["timing"]
     if out["compare"] is not None:
         typer.echo(print_comparison(out["compare"]))

@@ -220,7 +220,10 @@ def _settings(runs: list[FinishedRun]) -> dict:
     found = []
     for r in runs:
         path = r.eval_dir / "summary.json"
-        settings = json.loads(path.read_text(encoding="utf-8")).get("settings", {}) if path.is_file() else {}
+        try:
+            settings = json.loads(path.read_text(encoding="utf-8")).get("settings", {}) if path.is_file() else {}
+        except (ValueError, UnicodeDecodeError, AttributeError) as exc:
+            raise InputError(f"{path}: unreadable evaluation summary ({exc})") from None
         found.append({k: v for k, v in settings.items() if k not in _FREE_SETTINGS})
     for r, s in zip(runs[1:], found[1:], strict=True):
         if s != found[0]:

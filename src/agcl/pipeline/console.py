@@ -15,7 +15,8 @@ from agcl.evaluation.tables import markdown_table
 from agcl.labels import LABELS
 
 ONE_SEED_NOTE = ("One training seed: these intervals cover test-image sampling only, not the spread between "
-                 "training seeds (`agcl run --seeds 0 1 2` measures it).")
+                 "training seeds (`agcl run --seeds 0,1,2` measures it).")
+CRITERIA = {"iobb": "IoBB", "iou": "IoU", "either": "IoBB or IoU"}
 OVERVIEW_TITLES = {"model": "Model", "auc": "AUC", "recall": "Recall", "precision": "Precision",
                    "pointing": "Pointing", "maxboxacc": "MaxBoxAcc", "maxboxacc_v2": "MaxBoxAccV2"}
 
@@ -29,7 +30,7 @@ def _settings_line(table: pd.DataFrame) -> str:
     first = table.iloc[0] if len(table) else {}
     parts = []
     if "t" in table:
-        parts.append(f"T({first.get('criterion', 'iobb')})={first['t']:g}")
+        parts.append(f"T({CRITERIA.get(first.get('criterion', 'iobb'), 'IoBB')})={first['t']:g}")
     for key in ("generator", "scope"):
         if key in table:
             parts.append(f"{key} {first[key]}")
@@ -75,7 +76,8 @@ def _wide(table: pd.DataFrame, value: str, digits: int, order: list[str]) -> pd.
     cells = table.assign(cell=[_cell(m, s, digits) for m, s in zip(table[f"{value}_mean"], table[f"{value}_sd"],
                                                                    strict=True)])
     wide = cells.pivot(index="label", columns="model", values="cell")
-    labels = [k for k in (*LABELS, "Mean", "Total") if k in wide.index]
+    defined = wide.apply(lambda row: (row.fillna("—") != "—").any(), axis=1)
+    labels = [k for k in (*LABELS, "Mean", "Total") if k in wide.index and defined[k]]
     return wide.reindex(index=labels, columns=[m for m in order if m in wide.columns]).rename_axis(
         None, axis=1).reset_index().rename(columns={"label": "Disease"})
 
@@ -91,8 +93,8 @@ def comparison_parts(out: Path) -> list[tuple[str, pd.DataFrame | list[str]]]:
     seeds = ", ".join(map(str, info["training_seeds"]))
     how = (f"training seeds {seeds} ({len(info['training_seeds'])} runs), {info['n_test_images']} test images, "
            f"{info['n_box_images']} with boxes")
-    loc_how = f"T({info.get('criterion', 'iobb')})={info.get('t')}, generator {info.get('generator')}, " \
-              f"scope {info.get('scope')}"
+    loc_how = (f"T({CRITERIA.get(info.get('criterion', 'iobb'), 'IoBB')})={info.get('t')}, "
+               f"generator {info.get('generator')}, scope {info.get('scope')}")
     parts: list[tuple[str, pd.DataFrame | list[str]]] = [
         ("Settings", [f"{how}; {loc_how}; mean ± sd over seeds"]),
         ("Table 1 — test AUC, mean ± sd over seeds", _wide(pd.read_csv(out / "auc.csv"), "auc", 4, order)),

@@ -1,4 +1,4 @@
-"""``agcl run --seeds 0 1 2``: the pipeline once per training seed, then ``agcl compare`` over the seeds.
+"""``agcl run --seeds 0,1,2``: the pipeline once per training seed, then ``agcl compare`` over the seeds.
 
 Layout (docs/pipeline.md, "Several training seeds")::
 
@@ -61,6 +61,16 @@ def seed_runs(run_dir: Path) -> list[Path]:
         return [Path(run_dir) / str(name) for name in layout["runs"]]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: unreadable multi-seed layout ({exc})") from None
+
+
+def parse_seeds(values: list[str]) -> list[int]:
+    """``--seeds 0,1,2`` (or ``"0 1 2"``) as a list of distinct seeds ≥ 0; ConfigError naming the flag otherwise."""
+    items = [x for v in values for x in str(v).replace(",", " ").split()]
+    try:
+        seeds = [int(x) for x in items]
+    except ValueError:
+        raise ConfigError(f"--seeds takes integers such as 0,1,2, got {' '.join(values)!r}") from None
+    return check_seeds(seeds)
 
 
 def check_seeds(seeds: list[int]) -> list[int]:

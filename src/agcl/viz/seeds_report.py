@@ -42,10 +42,9 @@ def build_seeds_report(run_dir: str | Path) -> Path:
 
     runs = []
     for run in seed_runs(root):
-        env = run / FILE
-        record = json.loads(env.read_text(encoding="utf-8"))["invocations"][-1] if env.is_file() else None
+        record = _last_environment(run / FILE)
         status = "finished" if (run / "eval" / "DONE").is_file() else "not finished"
-        runs.append(f"{run.name}: {status}; " + (summary_line(record) if record else "no environment.json"))
+        runs.append(f"{run.name}: {status}; " + (summary_line(record) if record else "no readable environment.json"))
     sections = [("runs", "Training seeds", H.bullet_list(runs) + H.para(
         "The CIs are paired bootstrap intervals over test images of the seed-mean difference; the spread "
         "between seeds is the ± sd and each seed's own difference (open circles, seed_k columns). Per-seed "
@@ -64,3 +63,14 @@ def build_seeds_report(run_dir: str | Path) -> Path:
     write_text_atomic(out / "report.html", html)
     log.info("report written to %s", out / "report.html")
     return out / "report.html"
+
+
+def _last_environment(path: Path) -> dict | None:
+    """The latest entry of a run's ``environment.json`` (None when absent or unreadable; a warning names it)."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["invocations"][-1]
+    except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError) as exc:
+        log.warning("%s: unreadable (%s); ignored", path, exc)
+        return None
