@@ -152,6 +152,10 @@ def test_reading_names_gains_and_losses_with_numbers_and_the_rest_as_noise():
                                                [0.0207, -0.0001, 0.0010, 0.03]), [0], {})
     assert reading("AGCL-2", "BSL+", rows) == ("AGCL-2 − BSL+: +0.013 AUC [+0.006, +0.021]; "
                                                "−0.031 recall [−0.060, −0.000]; precision and pointing within noise")
+    three = {**_diff([0.048, 0.01, 0.0, 0.0], [0.020, -0.01, -0.01, -0.01], [0.076, 0.02, 0.01, 0.01]),
+             "per_seed": [[0.07, 0, 0, 0], [-0.01, 0, 0, 0], [0.08, 0, 0, 0]]}
+    assert reading("AGL", "BSL", paired_rows("AGL", "BSL", three, [0, 1, 2], {})) == (
+        "AGL − BSL: +0.048 AUC [+0.020, +0.076] (2 of 3 seeds); recall, precision and pointing within noise")
     quiet = paired_rows("AGL", "BSL", _diff([0.01] * 4, [-0.01] * 4, [0.02] * 4), [0], {})
     assert reading("AGL", "BSL", quiet) == "AGL − BSL: AUC, recall, precision and pointing within noise"
     no_boxes = paired_rows("AGL", "BSL", _diff([0.01] + [np.nan] * 3, [0.002] + [np.nan] * 3,

@@ -1,8 +1,9 @@
-"""Paired differences as a table and as one plain line each (docs/evaluation.md, "Reading a difference").
+"""Paired differences as a table and as one plain line each (docs/evaluation.md, "Paired differences").
 
 A difference whose confidence interval excludes 0 reads as a gain or a loss, with its numbers; one whose
-interval includes 0 reads "within noise". Nothing else is inferred: the line does not say whether a
-difference matters, only whether the test set can tell it from 0 for these seeds.
+interval includes 0 reads "within noise". With several training seeds, a gain or loss that not every
+seed shows on its own says so ("2 of 3 seeds"): the interval covers test-image sampling, not the
+spread between seeds. Nothing else is inferred: the line does not say whether a difference matters.
 """
 
 from __future__ import annotations
@@ -59,10 +60,14 @@ def reading(model: str, reference: str, rows: pd.DataFrame, digits: int = 3) -> 
     """One line for ``model − reference`` from its :func:`paired_rows`, e.g.
     ``AGCL-2 − BSL+: +0.013 AUC [+0.006, +0.021]; recall, precision and pointing within noise``."""
     said, quiet, missing = [], [], []
+    seed_cols = [c for c in rows.columns if c.startswith("seed_")]
     for r in rows.itertuples(index=False):
         name = METRIC_NAMES.get(r.metric, r.metric)
         if r.verdict in ("gain", "loss"):
-            said.append(f"{signed(r.diff, digits)} {name} [{signed(r.ci_low, digits)}, {signed(r.ci_high, digits)}]")
+            text = f"{signed(r.diff, digits)} {name} [{signed(r.ci_low, digits)}, {signed(r.ci_high, digits)}]"
+            per_seed = np.array([getattr(r, c) for c in seed_cols], float)
+            agree = int(np.sum(per_seed > 0) if r.verdict == "gain" else np.sum(per_seed < 0))
+            said.append(text + (f" ({agree} of {len(per_seed)} seeds)" if agree < len(per_seed) else ""))
         elif r.verdict == "noise":
             quiet.append(name)
         else:
