@@ -159,3 +159,24 @@ def test_report_of_several_seeds_has_the_forest_plot(seeds_run):
     single = (parent / "seed_0" / "eval" / "report.html").read_text(encoding="utf-8")
     assert 'id="paired"' in single and "one seed: the CI covers test-image sampling only" in single
     assert (parent / "seed_0" / "eval" / "figures" / "forest.png").is_file()
+
+
+def test_demo_prints_the_seeds_or_says_one_seed_is_not_evidence(seeds_run, monkeypatch):
+    """The demo's printout (the pipeline itself is replaced by the finished runs of the fixture)."""
+    import agcl.pipeline.demo as demo
+
+    _, parent, out = seeds_run
+    timing = {"total": 60.0, "pipeline": 50.0}
+    monkeypatch.setattr(demo, "run_demo", lambda *a, quick, **k: {"compare": None if quick else out,
+                                                                   "timing": timing})
+    full = CliRunner().invoke(app, ["demo", "--run-dir", str(parent)])
+    assert full.exit_code == 0, full.output
+    assert "mean ± sd over seeds" in full.output and "AGCL-1 − BSL+:" in full.output
+    assert "not evidence" not in full.output
+    quick = CliRunner().invoke(app, ["demo", "--quick", "--run-dir", str(parent / "seed_0")])
+    assert quick.exit_code == 0, quick.output
+    assert "AGCL-1 − BSL+:" in quick.output and "uniform" in quick.output and "Pointing" in quick.output
+    assert "its differences between models are not evidence" in quick.output
+    assert "One training seed: these intervals cover test-image sampling only" in quick.output
+    both = CliRunner().invoke(app, ["demo", "--quick", "--seeds", "0,1"])
+    assert both.exit_code == 2 and "--quick is one training seed" in both.output

@@ -120,7 +120,7 @@ def run_demo(run_dir: Path, data_dir: Path, *, quick: bool, overrides: list[str]
     else:
         result = run_training_seeds(cfg, run_dir, seeds)
         compare, summaries = result.compare, result.summaries
-        timing.update({k: v for k, v in result.seconds.items()})
+        timing.update(result.seconds)
     timing["pipeline"] = time.perf_counter() - t0
     timing["total"] = time.perf_counter() - t_all
     stages = {f"seed_{s}": {k: v.get("seconds") for k, v in summ.items() if isinstance(v, dict)}
