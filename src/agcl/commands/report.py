@@ -17,7 +17,9 @@ def report(
     n_random: Annotated[int, typer.Option("--n-random", min=0, help="Random gallery images per class.")] = 1,
     tile: Annotated[int, typer.Option(min=64, max=1024, help="Longest side of each gallery overlay in pixels.")] = 256,
 ) -> None:
-    """Write RUN_DIR/eval/report.html: Tables 1-2, ROC and training curves, seed counts, gallery.
+    """Write RUN_DIR/eval/report.html: Tables 1-2, paired differences (forest plot), ROC and training
+    curves, seed counts, gallery. For a folder of several training seeds (`agcl run --seeds`, `agcl demo`):
+    RUN_DIR/compare/report.html with mean ± sd tables, the controls and the forest plot.
 
     Figures are embedded in the HTML (base64 PNG) and also saved under RUN_DIR/eval/figures/.
     """

@@ -1,11 +1,12 @@
 """The resumable AGCL pipeline over a run directory (``agcl run`` / ``agcl demo``).
 
-DAG (k = ``refine.rounds``; the AGL branch only with ``refine.agl``)::
+DAG (k = ``refine.rounds``; the AGL branch only with ``refine.agl``, BSL+ only with ``refine.control``)::
 
     [index → prepare]  (only when source.raw_dir is given instead of data.index_dir)
-    bsl ─┬─ seeds_agl → agl
+    bsl ─┬─ bsl_plus   (the matched control BSL+: the refinement's training at λ = 0, no seeds)
+         ├─ seeds_agl → agl
          └─ curriculum_r1 → seeds_r1 → agcl_1 → curriculum_r2 → seeds_r2 → agcl_2 … → agcl_k
-    eval (bsl, agl, agcl_1…k)
+    eval (bsl, bsl_plus, agl, agcl_1…k, and the uniform / centre controls of eval.controls)
 
 Every stage writes its artifacts atomically and ``DONE`` last (:mod:`agcl.pipeline.stages`); a re-run
 skips finished stages and a killed training stage resumes from its last epoch checkpoint. Under torchrun
@@ -38,15 +39,28 @@ def load_pipeline_config(path: str | Path | None, overrides=()) -> PipelineConfi
     return load_config(path, overrides, schema=PipelineConfig)
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
+def flatten(d: dict, prefix: str = "") -> dict:
+    """A nested config dict as ``{"section.key": value}``."""
     out = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
+            out.update(flatten(v, key + "."))
         else:
             out[key] = v
     return out
+
+
+def config_differences(old: dict, new: dict, ignore=()) -> list[str]:
+    """Flattened keys whose values differ between two configs, except :data:`RESUME_SAFE` and ``ignore``.
+
+    A key that one side lacks (added to agcl after that run started) reads as its default.
+    """
+    old, new = flatten(old), flatten(new)
+    default = flatten(to_dict(PipelineConfig()))
+    return sorted(k for k in set(old) | set(new)
+                  if old.get(k, default.get(k)) != new.get(k, default.get(k)) and k not in RESUME_SAFE
+                  and k not in ignore)
 
 
 def check_resume_config(run_dir: Path, cfg: PipelineConfig) -> None:
@@ -56,9 +70,9 @@ def check_resume_config(run_dir: Path, cfg: PipelineConfig) -> None:
     path = run_dir / "config.yaml"
     if not path.is_file():
         return
-    old = _flatten(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-    new = _flatten(to_dict(cfg))
-    diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUME_SAFE)
+    old = flatten(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    new = flatten(to_dict(cfg))
+    diff = config_differences(old, new)
     if diff:
         shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:4])
         raise ConfigError(f"run directory {run_dir} was started with another config ({shown}"
@@ -69,7 +83,7 @@ def build_stages(ctx: RunContext) -> list[Stage]:
     """The pipeline DAG for ``ctx.cfg`` (see the module docstring)."""
     from agcl.pipeline.baseline import run_baseline
     from agcl.pipeline.binary import run_curriculum
-    from agcl.pipeline.compare import run_compare
+    from agcl.pipeline.compare import CONTROL, run_compare
     from agcl.pipeline.harvest import run_seeds, run_seeds_agl
     from agcl.pipeline.refine import run_refine
 
@@ -85,6 +99,10 @@ def build_stages(ctx: RunContext) -> list[Stage]:
     stages.append(Stage("bsl", data_deps, lambda sd: run_baseline(ctx, sd), collective=True))
     models = [("BSL", "bsl")]
     seed_stages = []
+    if cfg.refine.control:
+        stages.append(Stage("bsl_plus", ("bsl",), lambda sd: run_refine(ctx, sd, "bsl_plus", None, ckpt("bsl")),
+                            collective=True))
+        models.append((CONTROL, "bsl_plus"))
     if cfg.refine.agl:
         stages.append(Stage("seeds_agl", ("bsl",), lambda sd: run_seeds_agl(ctx, sd, ckpt("bsl")), collective=True))
         stages.append(Stage("agl", ("seeds_agl",),
@@ -168,7 +186,13 @@ def run_pipeline(cfg: PipelineConfig, run_dir: Path, *, only: list[str] | None =
     Under torchrun every rank calls this (the process group is joined through ``ctx.env``); rank 0
     alone writes ``config.yaml``, ``pipeline.log`` and the stage outputs.
     """
+    from agcl.environment import record_environment
+    from agcl.pipeline.multiseed import is_multiseed
+
     run_dir = Path(run_dir)
+    if is_multiseed(run_dir):
+        raise ConfigError(f"{run_dir} holds several training seeds (multiseed.json): run it with --seeds, "
+                          "or give one of its seed_<k> folders")
     check_resume_config(run_dir, cfg)
     ctx = make_context(cfg, run_dir)
     if (ctx.index_dir / "index.json").is_file():  # finished stages must come from this index
@@ -179,6 +203,7 @@ def run_pipeline(cfg: PipelineConfig, run_dir: Path, *, only: list[str] | None =
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
+        record_environment(run_dir)  # a record, not a setting: never part of the resume check
     barrier(info)
     handler: logging.Handler = (logging.FileHandler(run_dir / "pipeline.log", encoding="utf-8") if info.is_main
                                 else logging.NullHandler())
