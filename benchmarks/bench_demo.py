@@ -7,7 +7,8 @@
 Each ablation is ``NAME=KEY=VALUE[,KEY=VALUE...]`` applied on top of the demo config; ablations run as
 separate processes (``--jobs`` at a time, ``--threads`` torch threads each) over the same prepared data,
 each in ``<run-dir>/<NAME>``. The JSON gives per-step/per-stage seconds, mean test AUC, localization
-recall/precision (Total row) and seed statistics of every run.
+recall/precision (Total row) and seed statistics of every run; for the (multi-seed) demo, the mean ± sd
+over its training seeds of mean AUC, recall, precision, pointing and MaxBoxAcc.
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ def _metrics(run: Path) -> dict:
     import pandas as pd
 
     out: dict = {}
+    overview = run / "compare" / "overview.csv"
+    if overview.is_file():  # several training seeds: mean ± sd over seeds (the per-seed runs are run/seed_<k>)
+        over = pd.read_csv(overview).set_index("model")
+        out = {m: {model: f"{r[f'{m}_mean']:.4f} ± {r[f'{m}_sd']:.4f}" for model, r in over.iterrows()}
+               for m in ("auc", "recall", "precision", "pointing", "maxboxacc")}
+        out["timing"] = json.loads((run / "demo_timing.json").read_text())
+        return out
     auc = pd.read_csv(run / "eval" / "auc.csv")
     mean = auc[auc["label"] == "Mean"]
     out["mean_auc"] = dict(zip(mean["model"], mean["auc"].round(4), strict=True))

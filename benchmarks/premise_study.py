@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 import premise_stats as st
 
+from agcl.evaluation import paired
+
 AGCL = [str(Path(sys.executable).with_name("agcl"))]  # the console script of this venv
 CONFIG = Path(__file__).with_suffix(".yaml")  # the study recipe (benchmarks/premise_study.yaml)
 MODELS = ("BSL", "AGL", "AGCL-1", "AGCL-2")
@@ -115,7 +117,7 @@ def shortcut_auc(data: Path) -> dict:
         if 0 < y[~test, k].sum() < (~test).sum():
             p[:, k] = LogisticRegression(max_iter=1000).fit(x[~test], y[~test, k]).predict_proba(x[test])[:, 1]
     return {"data": str(data), "cues": cues.columns.tolist() + ["exposure", "ap"], "n_test": int(test.sum()),
-            "test_mean_auc": round(st.mean_auc(y[test], p), 4)}
+            "test_mean_auc": round(paired.mean_auc(y[test], p), 4)}
 
 
 def bsl_val_auc(run: Path) -> dict:
@@ -129,7 +131,7 @@ def bsl_val_auc(run: Path) -> dict:
     val = ctx.split("val")
     _, probs, _ = score_images(ctx, model, val, with_cams=False)
     done = json.loads((run / "stage_bsl" / "DONE").read_text())
-    return {"run": str(run), "val_mean_auc": round(st.mean_auc(val[list(LABELS)].to_numpy(), probs), 4),
+    return {"run": str(run), "val_mean_auc": round(paired.mean_auc(val[list(LABELS)].to_numpy(), probs), 4),
             "n_val": len(val), "epochs": done.get("epochs_run"), "seconds": done.get("seconds")}
 
 
@@ -163,22 +165,31 @@ def rewrite_test_outputs(run: Path, stage: str) -> dict:
 
 
 def load_run(run: Path, ev: Path, test, y: np.ndarray) -> dict:
-    """Table 1/2 rows, predictions and per-image localization counts of every model of one run."""
+    """Table 1/2 rows, predictions and per-image counts (Table 2 and pointing) of every model of one run."""
     from agcl.evaluation.artifacts import read_predictions
+    from agcl.evaluation.core import select_maps
+    from agcl.evaluation.inputs import load_stage
+    from agcl.evaluation.localization import scope_pairs
     from agcl.labels import LABELS
 
     auc, loc = pd.read_csv(ev / "auc.csv"), pd.read_csv(ev / "localization.csv")
     ids = test.images["image_id"].astype(str).tolist()
+    labels = [k for k in loc["label"].unique() if k != "Total"]
     out = {}
     for name in auc["model"].unique():
+        if name not in STAGES:
+            continue  # a control scored beside the models
         stage = STAGES[name]
         p = read_predictions(run / f"stage_{stage}").set_index("image_id").reindex(ids)[list(LABELS)].to_numpy()
         det = pd.read_csv(ev / f"boxes_{name}.csv", dtype={"image_id": str})
-        counts = st.image_counts(det, test.gt, ids, t=float(loc["t"].iloc[0]))
-        total = loc[(loc["model"] == name) & (loc["label"] == "Total")].iloc[0]
-        assert np.allclose(counts.sum(0), total[["gt", "gt_hit", "detected", "tp"]].to_numpy(int)), name
+        pairs = scope_pairs(test.gt, str(loc["scope"].iloc[0]), labels)
+        _, heat_ids, heat = load_stage(run / f"stage_{stage}", test, test.gt)
+        counts = paired.image_counts(det, select_maps(heat_ids, heat, pairs), pairs, test, t=float(loc["t"].iloc[0]))
         row = totals(ev, name, auc, loc)
-        out[name] = row | {"auc": st.mean_auc(y, p) if np.isnan(row["auc"]) else row["auc"], "p": p, "counts": counts}
+        total = loc[(loc["model"] == name) & (loc["label"] == "Total")].iloc[0]
+        assert np.allclose(counts.sum(0)[:4], total[["gt", "gt_hit", "detected", "tp"]].to_numpy(int)), name
+        out[name] = row | {"auc": paired.mean_auc(y, p) if np.isnan(row["auc"]) else row["auc"], "p": p,
+                           "counts": counts}
     return out
 
 
@@ -247,7 +258,7 @@ def report(data: Path, study: Path, arm: str, seeds: list[int], n_boot: int, wit
             continue
         row = {"model": name, "seeds": len(src)}
         for m in ("auc", "recall", "precision", "pointing"):
-            row[m], row[f"{m}_sd"] = st.mean_sd(v[m] for v in src.values())
+            row[m], row[f"{m}_sd"] = paired.mean_sd(v[m] for v in src.values())
         table.append(row)
     out = {"arm": arm, "seeds": sorted(runs), "table": table, "n_test": len(y), "n_test_boxes": len(test.gt)}
     last = [m for m in STAGES if m != "BSL" and runs and all(m in r for r in runs.values())]
@@ -256,9 +267,8 @@ def report(data: Path, study: Path, arm: str, seeds: list[int], n_boot: int, wit
         pairs = [(runs[s][a] if a != "BSL+" else conts[s], runs[s][b]) for s in runs
                  if b and (a != "BSL+" or s in conts)]
         if pairs:
-            out[key] = {"a": a, "b": b} | st.paired_bootstrap(y, [(pa["p"], pb["p"], pa["counts"], pb["counts"]) for pa, pb in pairs],
-                                                 n_boot=n_boot)
-            out[key]["per_seed"] = [[pb[m] - pa[m] for m in ("auc", "recall", "precision")] for pa, pb in pairs]
+            out[key] = {"a": a, "b": b} | paired.paired_bootstrap(
+                y, [(pa["p"], pb["p"], pa["counts"], pb["counts"]) for pa, pb in pairs], n_boot=n_boot)
     if seeds_q:
         q = pd.concat(seeds_q, ignore_index=True)
         agg = q.groupby(["round", "source"], sort=False).apply(
@@ -294,7 +304,7 @@ def markdown(res: dict) -> str:
                                                if b["a"] == "BSL+" else "")
             lines += ["", f"{title}, mean over seeds, paired bootstrap 95 % CI ({b['n_boot']} test-image resamples):", "",
                       "| metric | mean Δ | 95 % CI | per seed |", "|---|---|---|---|"]
-            for i, m in enumerate(("mean AUC", "recall", "precision")):
+            for i, m in enumerate(("mean AUC", "recall", "precision", "pointing")):
                 lines.append(f"| {m} | {b['point'][i]:+.4f} | [{b['lo'][i]:+.4f}, {b['hi'][i]:+.4f}] | "
                              + ", ".join(f"{d[i]:+.4f}" for d in b["per_seed"]) + " |")
     if "seed_quality" in res:

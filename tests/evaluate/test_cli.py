@@ -209,9 +209,23 @@ def test_pipeline_compare_reports_paired_differences(tiny_eval, with_boxes):
     ctx = SimpleNamespace(cfg=cfg, index_dir=index, cache_dir=index / f"cache_{S}", severity=None)
     out = stage.parent / "eval"
     run_compare(ctx, out, [("BSL", stage), ("AGCL-1", other)], [])
-    diff = pd.read_csv(out / "auc_diff.csv").set_index("label")
+    diff = pd.read_csv(out / "auc_diff.csv").query("model == 'AGCL-1'").set_index("label")
     assert (diff["reference"] == "BSL").all() and diff.loc["Mean", "diff"] < 0
     assert diff.loc["Mean", "ci_low"] <= diff.loc["Mean", "diff"] <= diff.loc["Mean", "ci_high"]
     assert "AUC difference vs BSL" in (out / "summary.md").read_text()
+    # the one-seed paired table (all four metrics) agrees with Table 1's paired AUC difference
+    paired = pd.read_csv(out / "paired.csv").set_index("metric")
+    assert list(paired.index) == ["auc", "recall", "precision", "pointing"]
+    assert (paired["model"] == "AGCL-1").all() and (paired["reference"] == "BSL").all()
+    assert paired.loc["auc", "diff"] == pytest.approx(diff.loc["Mean", "diff"], abs=1e-5)
+    assert paired.loc["auc", "verdict"] == ("loss" if paired.loc["auc", "ci_high"] < 0 else "noise")
+    assert "AGCL-1 − BSL:" in (out / "summary.md").read_text()
+    if with_boxes:  # per-image counts add up to Table 2's Total row of each model and control
+        counts = pd.read_csv(out / "image_counts.csv").groupby("model")[["gt", "gt_hit", "detected", "tp"]].sum()
+        loc = pd.read_csv(out / "localization.csv").query("label == 'Total'").set_index("model")
+        assert set(counts.index) == {"BSL", "AGCL-1", "uniform", "centre"}
+        assert (counts == loc.loc[counts.index, ["gt", "gt_hit", "detected", "tp"]]).all().all()
+    else:
+        assert np.isnan(paired.loc["recall", "diff"]) and paired.loc["recall", "verdict"] == "undefined"
     with pytest.raises(Exception, match="eval.bootstrap"):
         EvalConfig(bootstrap=-1)

@@ -18,6 +18,8 @@ def test_packaged_config_loads_and_matches_repo_copy(name):
     path = packaged_config(name)
     cfg = load_pipeline_config(path)
     assert cfg.refine.rounds >= 2 and cfg.refine.agl
+    assert cfg.refine.control and cfg.eval.bootstrap >= 1000  # BSL+ and paired CIs beside every refinement
+    assert set(cfg.eval.controls) == {"uniform", "centre"}
     assert (REPO / "configs" / f"{name}.yaml").read_text() == path.read_text()
 
 

@@ -61,7 +61,7 @@ def test_full_run_writes_every_artifact_and_resumes_as_noop(synth, tmp_path):
     assert all(v["t"] is None or v["t"] >= 0.5 for v in prov["labels"].values())
 
     auc = pd.read_csv(run / "eval" / "auc.csv")
-    assert list(dict.fromkeys(auc["model"])) == ["BSL", "AGL", "AGCL-1", "AGCL-2"]
+    assert list(dict.fromkeys(auc["model"])) == ["BSL", "AGL", "AGCL-1", "AGCL-2", "uniform", "centre"]
     md = (run / "eval" / "summary.md").read_text()
     assert "Table 1" in md and "Table 2" in md and "Seeds per round" in md and "No severity" not in md
     assert summaries["eval"]["severity_table"] is True
@@ -69,7 +69,8 @@ def test_full_run_writes_every_artifact_and_resumes_as_noop(synth, tmp_path):
     before = {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file() and p.name != "pipeline.log"}
     run_pipeline(cfg, run)  # everything DONE: nothing is rewritten except config.yaml (same content)
     after = {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file() and p.name != "pipeline.log"}
-    changed = [p for p in before if before[p] != after.get(p) and p.name != "config.yaml"]
+    records = ("config.yaml", "environment.json")  # environment.json gains one entry per invocation
+    changed = [p for p in before if before[p] != after.get(p) and p.name not in records]
     assert changed == []
 
 
@@ -86,7 +87,8 @@ def test_without_severity_degrades_to_agl_like_seeds(synth, tmp_path, caplog):
         assert [s["grades"] for s in summary["stages"]] == [["none"]]  # one stage with all positives
     assert "No severity table" in (run / "eval" / "summary.md").read_text()
     assert any("NO SEVERITY TABLE" in r.getMessage() for r in caplog.records)
-    assert list(dict.fromkeys(pd.read_csv(run / "eval" / "auc.csv")["model"])) == ["BSL", "AGCL-1"]
+    assert list(dict.fromkeys(pd.read_csv(run / "eval" / "auc.csv")["model"])) == ["BSL", "AGCL-1", "uniform",
+                                                                                   "centre"]
 
 
 def test_changed_config_is_refused_on_resume(synth, tmp_path):

@@ -76,7 +76,7 @@ def test_reduced_nih_mini_runs_every_stage_without_severity(nih_mini_dir, tmp_pa
     _invoke(["run", "--config", str(packaged_config("nih-mini")), "--run-dir", str(run),
              *[a for s in sets for a in ("--set", s)]])
 
-    for stage in ("bsl", "agl", "agcl_1"):
+    for stage in ("bsl", "bsl_plus", "agl", "agcl_1"):
         for f in ("DONE", "checkpoint.pt", "predictions.csv", "heatmaps.npy", "heatmaps_ids.csv", "boxes.csv"):
             assert (run / f"stage_{stage}" / f).is_file(), f"stage_{stage}/{f}"
         preds = pd.read_csv(run / f"stage_{stage}" / "predictions.csv")
@@ -86,7 +86,7 @@ def test_reduced_nih_mini_runs_every_stage_without_severity(nih_mini_dir, tmp_pa
 
     # Table 1 and Table 2 on the real radiologist boxes of the 16 test images
     auc = pd.read_csv(run / "eval" / "auc.csv")
-    assert list(dict.fromkeys(auc["model"])) == ["BSL", "AGL", "AGCL-1"]
+    assert list(dict.fromkeys(auc["model"])) == ["BSL", "BSL+", "AGL", "AGCL-1", "uniform", "centre"]
     loc = pd.read_csv(run / "eval" / "localization.csv")
     bsl = loc[(loc["model"] == "BSL") & (loc["label"] != "Total")].drop_duplicates("label")
     counts = {lab: n for lab, n in zip(bsl["label"], bsl["gt"], strict=True) if n > 0}

@@ -17,7 +17,9 @@ def report(
     n_random: Annotated[int, typer.Option("--n-random", help="Random gallery images per class (0-100).")] = 1,
     tile: Annotated[int, typer.Option(help="Longest side of each gallery overlay in pixels (64-1024).")] = 256,
 ) -> None:
-    """Write RUN_DIR/eval/report.html: Tables 1-2, ROC and training curves, seed counts, gallery.
+    """Write RUN_DIR/eval/report.html: Tables 1-2, paired differences (forest plot), ROC and training
+    curves, seed counts, gallery. For a folder of several training seeds (`agcl run --seeds`, `agcl demo`):
+    RUN_DIR/compare/report.html with mean ± sd tables, the controls and the forest plot.
 
     Figures are embedded in the HTML (base64 PNG) and also saved under RUN_DIR/eval/figures/.
     """

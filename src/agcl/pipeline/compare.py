@@ -1,9 +1,12 @@
-"""Stage ``eval``: BSL, AGL and AGCL-1…k side by side on the test split (paper §3, Tables 1 and 2).
+"""Stage ``eval``: BSL, BSL+, AGL and AGCL-1…k side by side on the test split (paper §3, Tables 1 and 2).
 
 Uses the pure evaluation (:func:`agcl.evaluation.evaluate_model`, :func:`agcl.evaluation.tables.write_tables`)
-on each model stage's ``predictions.csv`` + ``heatmaps.npy``, then appends the pipeline's own sections to
-``eval/summary.md``: seed counts per round and disease, seed-box quality against truth (diagnostics),
-and — loudly — whether a severity table was available (without one AGCL degrades to AGL-like seeds).
+on each model stage's ``predictions.csv`` + ``heatmaps.npy`` and on the uniform and centre controls
+(``eval.controls``), writes the per-image counts the paired bootstrap re-weights (``image_counts.csv``) and
+this run's paired differences vs BSL and BSL+ (``paired.csv``, one training seed), then appends the
+pipeline's own sections to ``eval/summary.md``: seed counts per round and disease, seed-box quality against
+truth (diagnostics), and — loudly — whether a severity table was available (without one AGCL degrades to
+AGL-like seeds).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from agcl.evaluation.artifacts import read_table
@@ -26,11 +30,30 @@ NO_SEVERITY_NOTE = ("**No severity table was given.** The curriculum had no grad
                     "behaviour (seeds from probability alone).")
 
 
+BASELINE = "BSL"
+#: Display name of the matched control: BSL trained for the refinement's epochs at λ = 0 (docs/pipeline.md).
+CONTROL = "BSL+"
+
+
+def comparisons(names: list[str]) -> list[tuple[str, str]]:
+    """The paired differences a run reports: every model − BSL, and every refinement − BSL+ when the
+    matched control ran. ``names``: the models of the run (controls excluded), BSL first."""
+    if BASELINE not in names:
+        return []
+    out = [(n, BASELINE) for n in names if n != BASELINE]
+    if CONTROL in names:
+        out += [(n, CONTROL) for n in names if n not in (BASELINE, CONTROL)]
+    return out
+
+
 def run_compare(ctx: RunContext, out: Path, models: list[tuple[str, Path]], seed_dirs: list[tuple[str, Path]]) -> dict:
-    """Evaluate ``models`` (display name, stage dir) and write eval/ (auc.csv, localization.csv, summary.md …)."""
+    """Evaluate ``models`` (display name, stage dir) and the controls of ``eval.controls``; write eval/
+    (auc.csv, localization.csv, pointing.csv, maxboxacc.csv, image_counts.csv, paired.csv, summary.md …)."""
     from agcl.boxes import BoxSettings
     from agcl.evaluation import EvalSettings, evaluate_model
+    from agcl.evaluation.controls import control_outputs
     from agcl.evaluation.inputs import load_stage, load_test_set
+    from agcl.evaluation.paired import model_counts
     from agcl.evaluation.tables import auc_wide, localization_wide, write_tables
 
     ev = ctx.cfg.eval
@@ -40,12 +63,28 @@ def run_compare(ctx: RunContext, out: Path, models: list[tuple[str, Path]], seed
                             seed=ctx.cfg.runtime.seed)
     if test.gt.empty:
         return _auc_only(ctx, out, test, models, seed_dirs)
-    results = []
+    inputs = []
     for name, sdir in models:
         preds, ids, maps = load_stage(sdir, test, test.gt)
-        results.append(evaluate_model(name, test.images, preds, ids, maps, test.gt, test.sizes, settings))
-    context = {"split": "test", "models": ", ".join(n for n, _ in models)}
+        inputs.append((name, Path(sdir).name, preds, ids, maps))
+    hw = tuple(inputs[0][4].shape[2:])
+    ids = test.images["image_id"].tolist()
+    for kind in ev.controls:
+        probs, maps = control_outputs(kind, len(ids), len(LABELS), hw, settings.seed)
+        inputs.append((kind, f"control:{kind}", pd.DataFrame(probs, columns=list(LABELS)).assign(image_id=ids),
+                       ids, maps))
+    results, counts = [], {}
+    for name, source, preds, heat_ids, maps in inputs:
+        res = evaluate_model(name, test.images, preds, heat_ids, maps, test.gt, test.sizes, settings)
+        res.info["source"] = source
+        results.append(res)
+        counts[name] = model_counts(res, preds, heat_ids, maps, test, settings)
+    context = {"split": "test", "models": {r.name: r.info["source"] for r in results}}
     write_tables(out, results, settings.describe(), context)
+    _write_counts(out, test.images["image_id"], counts)
+    names = [n for n, _ in models]
+    scores = [_aligned(preds, test.images) for _, _, preds, _, _ in inputs[:len(models)]]
+    _paired_section(ctx, out, test, names, scores, [counts[n] for n in names], settings.describe())
 
     _append_seed_sections(ctx, out, seed_dirs)
 
@@ -53,9 +92,53 @@ def run_compare(ctx: RunContext, out: Path, models: list[tuple[str, Path]], seed
     loc = localization_wide(results)
     total = loc[loc["Disease"] == "Total"]
     return {"auc_avg": dict(zip(auc["Model"], auc["AVG"].astype(float), strict=True)),
-            "recall": {n: float(total[f"Recall {n}"].iloc[0]) for n, _ in models} if len(total) else {},
-            "precision": {n: float(total[f"Precision {n}"].iloc[0]) for n, _ in models} if len(total) else {},
+            "recall": {r.name: float(total[f"Recall {r.name}"].iloc[0]) for r in results} if len(total) else {},
+            "precision": {r.name: float(total[f"Precision {r.name}"].iloc[0]) for r in results} if len(total) else {},
             "severity_table": ctx.severity is not None}
+
+
+def _aligned(preds: pd.DataFrame, images: pd.DataFrame) -> np.ndarray:
+    """Probabilities in test-image order. Shapes: -> [N,14]."""
+    return preds.set_index("image_id").reindex(images["image_id"])[list(LABELS)].to_numpy(np.float64)
+
+
+def _write_counts(out: Path, image_ids: pd.Series, counts: dict[str, np.ndarray]) -> None:
+    """``eval/image_counts.csv``: per model and test image with any count, the Table 2 and pointing counts
+    (:data:`agcl.evaluation.paired.COUNTS`) that the paired bootstrap re-weights."""
+    from agcl.evaluation.paired import COUNTS
+
+    frames = []
+    for name, c in counts.items():
+        keep = c.any(axis=1)
+        df = pd.DataFrame(c[keep], columns=list(COUNTS))
+        df.insert(0, "image_id", image_ids.to_numpy()[keep])
+        df.insert(0, "model", name)
+        frames.append(df)
+    table = pd.concat(frames, ignore_index=True)
+    write_with_atomic(out / "image_counts.csv", lambda p: table.to_csv(p, index=False))
+
+
+def _paired_section(ctx: RunContext, out: Path, test, names: list[str], scores: list[np.ndarray],
+                    counts: list[np.ndarray], settings: dict) -> None:
+    """``eval/paired.csv`` and a summary.md section: this run's model differences vs BSL and BSL+ with paired
+    bootstrap CIs over test images (one training seed: ``eval.bootstrap`` resamples; 0 = off)."""
+    from agcl.evaluation.readings import paired_table, readings
+
+    n_boot = ctx.cfg.eval.bootstrap
+    pairs = comparisons(names)
+    if n_boot <= 0 or not pairs:
+        return
+    y = test.images[list(LABELS)].to_numpy()
+    seed = ctx.cfg.runtime.seed
+    table = paired_table(y, np.stack(scores)[:, None], np.stack(counts)[:, None], names, [seed], pairs, n_boot,
+                         seed, {k: v for k, v in settings.items() if k not in ("bootstrap", "seed")})
+    write_with_atomic(out / "paired.csv", lambda p: table.to_csv(p, index=False, float_format="%.6g"))
+    md = ["", f"## Paired differences (one training seed, {seed}; bootstrap over {len(y)} test images, "
+              f"{n_boot} resamples, 95 % CI)", "",
+          "One seed: the intervals cover test-image sampling only, not training-seed variation; "
+          "`agcl run --seeds` repeats the run over seeds.", "", *[f"- {line}" for line in readings(table)]]
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    write_text_atomic(out / "summary.md", summary + "\n".join(md) + "\n")
 
 
 def _append_seed_sections(ctx: RunContext, out: Path, seed_dirs: list[tuple[str, Path]]) -> None:
@@ -77,19 +160,20 @@ def _auc_only(ctx: RunContext, out: Path, test, models: list[tuple[str, Path]],
     from agcl.evaluation.artifacts import read_predictions
     from agcl.evaluation.auc import auc_table, paired_auc_table
     from agcl.evaluation.bootstrap import bootstrap_aucs
+    from agcl.evaluation.paired import COUNTS
     from agcl.evaluation.tables import markdown_table, paired_section
 
     n_boot, seed = ctx.cfg.eval.bootstrap, ctx.cfg.runtime.seed
     y = test.images[list(LABELS)].to_numpy()
-    frames, wide, boot = [], [], []
+    frames, wide, boot, scores = [], [], [], []
     for name, sdir in models:
-        preds = read_predictions(sdir).set_index("image_id").reindex(test.images["image_id"])
-        s = preds[list(LABELS)].to_numpy()
+        s = _aligned(read_predictions(sdir), test.images)
         samples = bootstrap_aucs(y, s, n_boot, seed) if n_boot > 0 else None
         table = auc_table(y, s, LABELS, n_boot=n_boot, seed=seed, samples=samples)
-        frames.append(table.assign(model=name))
+        frames.append(table.assign(model=name, source=Path(sdir).name))
         wide.append({"Model": name, **dict(zip(table["label"], table["auc"], strict=True))})
         boot.append((name, table, samples))
+        scores.append(s)
     long = pd.concat(frames, ignore_index=True)
     long = long[["model", *[c for c in long.columns if c != "model"]]]
     write_with_atomic(out / "auc.csv", lambda p: long.to_csv(p, index=False, float_format="%.6g"))
@@ -100,6 +184,9 @@ def _auc_only(ctx: RunContext, out: Path, test, models: list[tuple[str, Path]],
           *(paired_section(paired, {"n_boot": n_boot, "seed": seed}) if not paired.empty else []),
           "## Table 2 — localization", "", "Not computed: the test split has no ground-truth boxes.", ""]
     write_text_atomic(out / "summary.md", "\n".join(md))
+    names = [n for n, _ in models]
+    zero = [np.zeros((len(y), len(COUNTS)), np.int64)] * len(names)
+    _paired_section(ctx, out, test, names, scores, zero, {"split": "test"})
     _append_seed_sections(ctx, out, seed_dirs)
     return {"auc_avg": {w["Model"]: float(w["Mean"]) for w in wide}, "recall": {}, "precision": {},
             "severity_table": ctx.severity is not None, "localization": False}
@@ -133,22 +220,3 @@ def seed_overview(seed_dirs: list[tuple[str, Path]]) -> pd.DataFrame:
                      "mean IoBB": diag.get("mean_iobb") if diag.get("mean_iobb") is not None else float("nan"),
                      "IoBB>T": diag.get("hit_rate") if diag.get("hit_rate") is not None else float("nan")})
     return pd.DataFrame(rows)
-
-
-def print_tables(out: Path) -> str:
-    """Table 1 and Table 2 (Total row and per class) as text for the console."""
-    auc = read_table(out / "auc.csv", "Table 1")
-    if not (out / "localization.csv").is_file():
-        t1 = auc.pivot(index="label", columns="model", values="auc")[list(dict.fromkeys(auc["model"]))]
-        return "Table 1 — test AUC\n" + t1.to_string(float_format=lambda v: f"{v:.4f}") + "\n(no test boxes: no Table 2)"
-    loc = read_table(out / "localization.csv", "Table 2")
-    t1 = auc.pivot(index="label", columns="model", values="auc")
-    t1 = t1.reindex([*LABELS, "Mean"]).dropna(how="all")
-    order = list(dict.fromkeys(auc["model"]))
-    t1 = t1[order]
-    t2 = loc.pivot(index="label", columns="model", values=["recall", "precision"])
-    lines = ["Table 1 — test AUC", t1.to_string(float_format=lambda v: f"{v:.4f}"), "",
-             "Table 2 — localization (recall / precision at T(IoBB))",
-             t2.reindex(columns=[(m, n) for m in ("recall", "precision") for n in order]).to_string(
-                 float_format=lambda v: f"{v:.2f}")]
-    return "\n".join(lines)

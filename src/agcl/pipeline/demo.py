@@ -1,8 +1,11 @@
 """``agcl demo``: phantom → severity mining → index → cache → the whole pipeline, end to end on a CPU.
 
-Each preparation step is idempotent (its output is complete or absent, and found on re-run), so a
-killed demo resumes like ``agcl run`` does. The demo uses only public agcl APIs: nothing here knows
-how the phantom is drawn — it is just an NIH-layout folder with a ``reports.csv``.
+The full demo runs the pipeline for three training seeds with the matched control BSL+ and compares
+them (``agcl run --seeds``: mean ± sd over seeds, paired CIs vs BSL and BSL+); ``--quick`` is one seed
+of a smaller recipe, whose differences are not evidence. Each preparation step is idempotent (its
+output is complete or absent, and found on re-run), so a killed demo resumes like ``agcl run`` does.
+The demo uses only public agcl APIs: nothing here knows how the phantom is drawn — it is just an
+NIH-layout folder with a ``reports.csv``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ log = logging.getLogger(__name__)
 
 #: Phantom size of the full and the ``--quick`` demo (images, PNG side in pixels).
 DEMO_PHANTOM = {"full": (800, 128), "quick": (400, 128)}
+#: Training seeds of the full demo (``--quick``: the first one alone).
+DEMO_SEEDS = (0, 1, 2)
 
 
 def packaged_config(name: str) -> Path:
@@ -81,8 +86,10 @@ def ensure_cache(index_dir: Path, size: int, progress: bool) -> Path:
     return Path(prepare_cache(index_dir, size=size, progress=progress))
 
 
-def run_demo(run_dir: Path, data_dir: Path, *, quick: bool, overrides: list[str]) -> dict:
-    """The whole demo; returns stage summaries plus ``timing`` (seconds per step)."""
+def run_demo(run_dir: Path, data_dir: Path, *, quick: bool, overrides: list[str],
+             seeds: list[int] | None = None) -> dict:
+    """The whole demo; returns ``compare`` (the multi-seed comparison folder; None for ``--quick``, which
+    is one run in ``run_dir``), ``summaries`` (stage summaries per seed) and ``timing`` (seconds per step)."""
     from agcl.runlock import folder_lock
 
     run_dir, data_dir = Path(run_dir), Path(data_dir)
@@ -91,15 +98,17 @@ def run_demo(run_dir: Path, data_dir: Path, *, quick: bool, overrides: list[str]
         raise InputError(f"--data-dir {data_dir} and --run-dir {run_dir} must be separate folders (neither inside "
                          "the other)")
     from agcl.pipeline.driver import load_pipeline_config, run_pipeline
+    from agcl.pipeline.multiseed import run_training_seeds
 
     timing: dict[str, float] = {}
     t_all = time.perf_counter()
     base = load_pipeline_config(packaged_config("demo"), overrides)
     n, size = DEMO_PHANTOM["quick" if quick else "full"]
+    seeds = [DEMO_SEEDS[0]] if quick else list(seeds or DEMO_SEEDS)
     for folder, what in ((run_dir, "--run-dir"), (data_dir, "--data-dir")):
         if folder.exists() and not folder.is_dir():
             raise InputError(f"{what} {folder} exists and is not a folder")
-    with folder_lock(data_dir):  # the run directory is locked by run_pipeline
+    with folder_lock(data_dir):  # the run directory is locked by run_pipeline / run_training_seeds
         t0 = time.perf_counter()
         phantom = ensure_phantom(data_dir, n, size, base.runtime.seed)
         timing["synthesize"] = time.perf_counter() - t0
@@ -117,11 +126,18 @@ def run_demo(run_dir: Path, data_dir: Path, *, quick: bool, overrides: list[str]
             f"source.truth_boxes={(phantom / 'truth' / 'lesions.csv').resolve()}", *quick_sets, *overrides]
     cfg = load_pipeline_config(packaged_config("demo"), sets)
     t0 = time.perf_counter()
-    summaries = run_pipeline(cfg, run_dir)
+    if quick:
+        compare, summaries = None, {seeds[0]: run_pipeline(cfg, run_dir)}
+    else:
+        result = run_training_seeds(cfg, run_dir, seeds)
+        compare, summaries = result.compare, result.summaries
+        timing.update(result.seconds)
     timing["pipeline"] = time.perf_counter() - t0
     timing["total"] = time.perf_counter() - t_all
-    stages = {k: v.get("seconds") for k, v in summaries.items() if isinstance(v, dict)}
+    stages = {f"seed_{s}": {k: v.get("seconds") for k, v in summ.items() if isinstance(v, dict)}
+              for s, summ in summaries.items()}
     write_json_atomic(run_dir / "demo_timing.json", {"quick": quick, "phantom_images": n, "phantom_size": size,
+                                                     "training_seeds": seeds,
                                                      "steps_s": {k: round(v, 1) for k, v in timing.items()},
                                                      "stages_s": stages})
-    return {"summaries": summaries, "timing": timing}
+    return {"compare": compare, "summaries": summaries, "timing": timing}

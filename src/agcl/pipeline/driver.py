@@ -1,11 +1,12 @@
 """The resumable AGCL pipeline over a run directory (``agcl run`` / ``agcl demo``).
 
-DAG (k = ``refine.rounds``; the AGL branch only with ``refine.agl``)::
+DAG (k = ``refine.rounds``; the AGL branch only with ``refine.agl``, BSL+ only with ``refine.control``)::
 
     [index → prepare]  (only when source.raw_dir is given instead of data.index_dir)
-    bsl ─┬─ seeds_agl → agl
+    bsl ─┬─ bsl_plus   (the matched control BSL+: the refinement's training at λ = 0, no seeds)
+         ├─ seeds_agl → agl
          └─ curriculum_r1 → seeds_r1 → agcl_1 → curriculum_r2 → seeds_r2 → agcl_2 … → agcl_k
-    eval (bsl, agl, agcl_1…k)
+    eval (bsl, bsl_plus, agl, agcl_1…k, and the uniform / centre controls of eval.controls)
 
 Every stage writes its artifacts atomically and ``DONE`` last (:mod:`agcl.pipeline.stages`); a re-run
 skips finished stages and a killed training stage resumes from its last epoch checkpoint. Under torchrun
@@ -41,12 +42,13 @@ def load_pipeline_config(path: str | Path | None, overrides=()) -> PipelineConfi
     return load_config(path, overrides, schema=PipelineConfig)
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
+def flatten(d: dict, prefix: str = "") -> dict:
+    """A nested config dict as ``{"section.key": value}``."""
     out = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
+            out.update(flatten(v, key + "."))
         else:
             out[key] = v
     return out
@@ -72,7 +74,7 @@ def saved_config(path: Path, schema: type) -> dict:
         cfg = from_dict(schema, raw)
     except ConfigError as exc:
         raise ConfigError(f"{path} cannot be read by this agcl ({exc}); use a new --run-dir or --fresh") from None
-    flat = _flatten(to_dict(cfg))
+    flat = flatten(to_dict(cfg))
     for f in dataclasses.fields(schema):
         written = raw.get(f.name)
         for key, value in getattr(type(getattr(cfg, f.name)), "ABSENT", {}).items():
@@ -81,14 +83,25 @@ def saved_config(path: Path, schema: type) -> dict:
     return flat
 
 
+def config_differences(old: dict, new: dict, ignore=()) -> list[str]:
+    """Flattened keys whose values differ between two configs, except :data:`RESUME_SAFE` and ``ignore``.
+
+    A key that one side lacks (added to agcl after that run started) reads as its default.
+    """
+    old, new = flatten(old), flatten(new)
+    default = flatten(to_dict(PipelineConfig()))
+    return sorted(k for k in set(old) | set(new)
+                  if old.get(k, default.get(k)) != new.get(k, default.get(k)) and k not in RESUME_SAFE
+                  and k not in ignore)
+
+
 def check_resume_config(run_dir: Path, cfg: PipelineConfig) -> None:
     """Refuse to continue a run directory with a config that would change its numbers."""
     path = run_dir / "config.yaml"
     if not os.path.lexists(path):
         return
-    old = saved_config(path, type(cfg))
-    new = _flatten(to_dict(cfg))
-    diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUME_SAFE)
+    old, new = saved_config(path, type(cfg)), flatten(to_dict(cfg))
+    diff = config_differences(old, new)
     if diff:
         shown = ", ".join(f"{k}: {short_repr(old.get(k))} -> {short_repr(new.get(k))}" for k in diff[:4])
         raise ConfigError(f"run directory {run_dir} was started with another config ({shown}"
@@ -99,7 +112,7 @@ def build_stages(ctx: RunContext) -> list[Stage]:
     """The pipeline DAG for ``ctx.cfg`` (see the module docstring)."""
     from agcl.pipeline.baseline import run_baseline
     from agcl.pipeline.binary import run_curriculum
-    from agcl.pipeline.compare import run_compare
+    from agcl.pipeline.compare import CONTROL, run_compare
     from agcl.pipeline.harvest import run_seeds, run_seeds_agl
     from agcl.pipeline.refine import run_refine
 
@@ -115,6 +128,10 @@ def build_stages(ctx: RunContext) -> list[Stage]:
     stages.append(Stage("bsl", data_deps, lambda sd: run_baseline(ctx, sd), collective=True))
     models = [("BSL", "bsl")]
     seed_stages = []
+    if cfg.refine.control:
+        stages.append(Stage("bsl_plus", ("bsl",), lambda sd: run_refine(ctx, sd, "bsl_plus", None, ckpt("bsl")),
+                            collective=True))
+        models.append((CONTROL, "bsl_plus"))
     if cfg.refine.agl:
         stages.append(Stage("seeds_agl", ("bsl",), lambda sd: run_seeds_agl(ctx, sd, ckpt("bsl")), collective=True))
         stages.append(Stage("agl", ("seeds_agl",),
@@ -209,10 +226,15 @@ def run_pipeline(cfg: PipelineConfig, run_dir: Path, *, only: list[str] | None =
     Under torchrun every rank calls this (the process group is joined through ``ctx.env``); rank 0
     alone writes ``config.yaml``, ``pipeline.log`` and the stage outputs.
     """
+    from agcl.environment import record_environment
+    from agcl.pipeline.multiseed import is_multiseed
     from agcl.pipeline.preflight import GENERATED, GENERATED_PATTERN, preflight
     from agcl.runlock import folder_lock
 
     run_dir = Path(run_dir)
+    if is_multiseed(run_dir) and not fresh:
+        raise ConfigError(f"{run_dir} holds several training seeds (multiseed.json): run it with --seeds, "
+                          "or give one of its seed_<k> folders")
     ctx = make_context(cfg, run_dir)
     preflight(ctx, config_path)
     info = ctx.env.dist
@@ -227,6 +249,7 @@ def run_pipeline(cfg: PipelineConfig, run_dir: Path, *, only: list[str] | None =
             check_run_stages(run_dir, ctx.index.fingerprint, _cache_fingerprint(ctx))
         if info.is_main:
             write_run_config(run_dir / "config.yaml", cfg)
+            record_environment(run_dir)  # a record, not a setting: never part of the resume check
         barrier(info)
         return _execute_logged(ctx, run_dir, only, info)
 

@@ -23,9 +23,11 @@ from agcl.pipeline.context import RunContext
 log = logging.getLogger(__name__)
 
 #: Files and folders of a run directory that agcl writes (``--fresh`` removes exactly these).
-GENERATED: tuple[str, ...] = ("config.yaml", "metrics.jsonl", "pipeline.log", "demo_timing.json", "tb", "eval")
-#: ... and these names (stage folders, per-rank event folders of ``curriculum.distribute=labels``).
-GENERATED_PATTERN = r"stage_[A-Za-z0-9_]+|rank[0-9]+"
+GENERATED: tuple[str, ...] = ("config.yaml", "metrics.jsonl", "pipeline.log", "demo_timing.json", "environment.json",
+                              "multiseed.json", "tb", "eval", "compare")
+#: ... and these names (stage folders, per-rank event folders of ``curriculum.distribute=labels``, the
+#: runs of ``--seeds``).
+GENERATED_PATTERN = r"stage_[A-Za-z0-9_]+|rank[0-9]+|seed_[0-9]+"
 
 
 def _inside_generated(path: Path, run_dir: Path) -> str | None:

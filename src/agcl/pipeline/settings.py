@@ -146,12 +146,17 @@ class RefineConfig:
         lam: λ of Eq. 4 (paper: 0.005).
         init: two-path networks start from the ``bsl`` weights (paper) or the ``previous`` round.
         agl: also run the AGL ablation (seeds from the baseline only).
+        control: also train the matched control BSL+ (stage ``bsl_plus``): the two-path network from the
+            BSL checkpoint for the refinement's epoch budget (``refine_train``) with the same optimiser,
+            augmentation and data order, at λ = 0 and without seeds — BSL trained as long as each
+            AGL/AGCL-k, the fair comparison for every refinement row (docs/pipeline.md).
     """
 
     rounds: int = 2
     lam: float = 0.005
     init: Literal["bsl", "previous"] = "bsl"
     agl: bool = True
+    control: bool = False
 
     def __post_init__(self) -> None:
         check("refine.rounds", self.rounds, Range(0, 100))
@@ -168,11 +173,14 @@ class EvalConfig:
     generator: Literal["wang2017", "cam20"] = "wang2017"
     t: float = 0.25
     scope: Literal["gt_images", "all_box_images", "predicted_positive"] = "gt_images"
-    bootstrap: int = 0  # resamples for Table 1 CIs and paired differences vs the first model (0 = off)
+    bootstrap: int = 0  # resamples for Table 1 CIs and the paired differences vs BSL / BSL+ (0 = off)
+    controls: tuple[Literal["uniform", "centre"], ...] = ("uniform", "centre")  # scored beside the models
 
     def __post_init__(self) -> None:  # the ranges of `agcl evaluate --t/--bootstrap` (agcl.evaluation.settings)
         check("eval.t", self.t, OVERLAP_T)
         check("eval.bootstrap", self.bootstrap, BOOTSTRAP)
+        if len(set(self.controls)) != len(self.controls):
+            raise ConfigError(f"eval.controls lists a control twice: {list(self.controls)}")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from agcl.paths import real_folder, remove_own
 from agcl.viz import html as H
 from agcl.viz.evaluation_sections import anchors_section, maxboxacc_section
 from agcl.viz.figures import figure_png, roc_figure, seed_counts_figure, training_figure
+from agcl.viz.forest import forest_section
 from agcl.viz.gallery import KINDS, score_images, select_gallery
 from agcl.viz.overlays import overlay, png_bytes
 from agcl.viz.rundata import RunData
@@ -64,7 +65,14 @@ class _Figures:
 
 
 def build_report(run_dir: str | Path, options: ReportOptions | None = None) -> Path:
-    """Write ``RUN/eval/report.html`` (and ``RUN/eval/figures/*.png``) and return the HTML path."""
+    """Write ``RUN/eval/report.html`` (and ``RUN/eval/figures/*.png``) and return the HTML path; for a
+    folder of several training seeds, ``RUN/compare/report.html`` (:mod:`agcl.viz.seeds_report`)."""
+    from agcl.pipeline.multiseed import is_multiseed
+
+    if is_multiseed(Path(run_dir)):
+        from agcl.viz.seeds_report import build_seeds_report
+
+        return build_seeds_report(run_dir)
     opts = options or ReportOptions()
     run = RunData.open(run_dir)
     src = open_sources(run)
@@ -80,6 +88,8 @@ def build_report(run_dir: str | Path, options: ReportOptions | None = None) -> P
             run, "localization.csv", table2_rates, LOC_METRICS, 2)
          + _table_section(run, "localization.csv", table2_counts, LOC_METRICS, 2, note=False)),
         ("maxboxacc", "Threshold-free localization — MaxBoxAcc", lambda: maxboxacc_section(run, figs.add)),
+        ("paired", "Paired differences vs BSL and BSL+", lambda: forest_section(
+            run.table("paired.csv"), figs.add, "eval/paired.csv", one_seed=True)),
         ("anchors", "Published anchors (official NIH split)", lambda: anchors_section(run, src.index_dir)),
         ("roc", "ROC curves", lambda: _roc_section(run, src, figs)),
         ("training", "Training curves", lambda: _training_section(run, figs)),

@@ -21,12 +21,12 @@ from agcl.errors import InputError
 log = logging.getLogger(__name__)
 
 _ROUND = re.compile(r"^(curriculum_r|seeds_r|agcl_)(\d+)$")
-_FIXED = {"index": (0, 0), "prepare": (0, 1), "bsl": (1, 0), "seeds_agl": (2, 0), "agl": (2, 1)}
+_FIXED = {"index": (0, 0), "prepare": (0, 1), "bsl": (1, 0), "bsl_plus": (1, 1), "seeds_agl": (2, 0), "agl": (2, 1)}
 _ROUND_STEP = {"curriculum_r": 0, "seeds_r": 1, "agcl_": 2}
 
 
 def stage_sort_key(name: str) -> tuple[int, int, str]:
-    """Pipeline order: index, prepare, bsl, seeds_agl, agl, then per round k curriculum_rk, seeds_rk,
+    """Pipeline order: index, prepare, bsl, bsl_plus, seeds_agl, agl, then per round k curriculum_rk, seeds_rk,
     agcl_k; unknown names last (alphabetical)."""
     if name in _FIXED:
         return (*_FIXED[name], name)
