@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 #: Settings that may change between a run and its resumption (they do not change any number).
 RESUME_SAFE = ("runtime.progress", "runtime.num_threads", "runtime.log_every", "data.num_workers",
+               "data.pin_memory", "data.persistent_workers", "data.prefetch_factor",
                "data.eval_batch_size", "curriculum.distribute")
 
 
@@ -50,14 +51,18 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 
 def check_resume_config(run_dir: Path, cfg: PipelineConfig) -> None:
-    """Refuse to continue a run directory with a config that would change its numbers."""
+    """Refuse to continue a run directory with a config that would change its numbers.
+
+    A setting the saved config does not name (it was written before the setting existed) counts as its
+    default value.
+    """
     import yaml
 
     path = run_dir / "config.yaml"
     if not path.is_file():
         return
-    old = _flatten(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
     new = _flatten(to_dict(cfg))
+    old = {**_flatten(to_dict(type(cfg)())), **_flatten(yaml.safe_load(path.read_text(encoding="utf-8")) or {})}
     diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUME_SAFE)
     if diff:
         shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:4])
