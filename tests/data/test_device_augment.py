@@ -154,3 +154,18 @@ def test_training_through_the_loop_matches_between_the_two_paths(cache_and_index
     assert all(math.isfinite(v) for v in histories["cpu"]) and len(histories["cpu"]) == 3
     assert np.allclose(histories["gpu"], histories["cpu"], rtol=1e-4, atol=1e-6)
     assert histories["gpu-workers"] == histories["gpu"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_cuda_the_batched_step_matches_the_cpu_per_item_batch(cache_and_index):
+    cache, images = cache_and_index
+    targets = _targets(images)
+    cpu_ds = CxrDataset(images, cache, augment=AUG, targets=targets)
+    dev_ds = CxrDataset(images, cache, augment=AUG, targets=targets, on_device=True)
+    env = RuntimeEnv(torch.device("cuda", 0), channels_last=True)
+    for ref, raw in zip(DataLoader(cpu_ds, batch_size=4), DataLoader(dev_ds, batch_size=4, pin_memory=True),
+                        strict=True):
+        got = to_device(raw, env, dev_ds.device_step())
+        assert got["image"].is_cuda and got["image"].is_contiguous(memory_format=torch.channels_last)
+        assert torch.allclose(got["image"].cpu(), ref["image"], atol=1e-4)
+        assert torch.allclose(got["target"].cpu(), ref["target"], atol=1e-4)
