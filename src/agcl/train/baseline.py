@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from agcl.config import OptimConfig, TrainConfig, save_config, to_dict
@@ -65,7 +66,7 @@ def fit_baseline(cfg: TrainConfig, train_ds, val_ds, *, stage_dir: Path, run_dir
     return model, fit_or_load(model, baseline_loss, train_ds, val_ds, opts, env=env)
 
 
-def open_data(cfg: TrainConfig, device=None):
+def open_data(cfg: TrainConfig, device: torch.device | None = None):
     """Load the index and the cache and build the train/val datasets (augmentation on train only).
 
     ``device``: the training device (``data.augment_device: auto``; default ``runtime.device`` resolved).
