@@ -72,7 +72,10 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
                 errors.append(str(exc))
         raise ConfigError(errors[0] if errors else f"invalid value {value!r} for {key}")
     if origin is typing.Literal:
-        return check_choice(str(value), [str(a) for a in args], key)
+        choices = [str(a) for a in args]
+        if isinstance(value, bool) and {"on", "off"} <= set(choices):  # YAML 1.1 reads on/off as booleans
+            value = "on" if value else "off"
+        return check_choice(str(value), choices, key)
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
