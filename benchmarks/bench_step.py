@@ -77,45 +77,53 @@ def main() -> None:
     rt = RuntimeConfig(device=args.device, amp=args.amp, channels_last=args.channels_last,
                        deterministic=False, num_threads=args.threads)
     env = setup_runtime(rt)
+    print(json.dumps(two_path_ratio(env, args.backbone, args.size, args.batch, args.rounds, args.steps), indent=2))
+
+
+def two_path_ratio(env, backbone: str, size: int, batch: int, rounds: int, steps: int) -> dict:
+    """Baseline vs two-path training step on ``env`` (alternating rounds, medians); the JSON of this script.
+
+    The batches are made on the host and moved by the loop (as in training); round 0 warms up.
+    """
     sync = torch.cuda.synchronize if env.device.type == "cuda" else (lambda: None)
     nets, losses = {}, {}
     for kind in ("multilabel", "two_path"):
-        model = build_model({"kind": kind, "backbone": args.backbone, "image_size": args.size}, pretrained="none", seed=0)
+        model = build_model({"kind": kind, "backbone": backbone, "image_size": size}, pretrained="none", seed=0)
         model.to(env.device, memory_format=torch.channels_last if env.channels_last else torch.preserve_format)
         nets[kind] = model if kind == "multilabel" else MethodEntry(model, "forward_train")
     with torch.no_grad():
-        h = nets["multilabel"].forward_features(torch.zeros(1, 1, args.size, args.size, device=env.device)).shape[-1]
+        h = nets["multilabel"].forward_features(torch.zeros(1, 1, size, size, device=env.device)).shape[-1]
     losses["multilabel"] = lambda out, b: masked_bce(out, b["labels"])
     losses["two_path"] = lambda out, b: two_path_loss(out["logits"], out["heatmaps"], b["labels"], None,
                                                       b["target"], b["target_mask"])
-    batches = make_batches(args.steps, args.batch, args.size, h)
+    batches = make_batches(steps, batch, size, h)
     opts = {k: build_optimizer(m, OptimConfig()) for k, m in nets.items()}
     scaler = env.grad_scaler()
     times: dict[str, list[float]] = {k: [] for k in nets}
     cpu: dict[str, list[float]] = {k: [] for k in nets}
-    for r in range(args.rounds + 1):  # round 0 warms up (allocator, cuDNN, lazy imports)
+    for r in range(rounds + 1):  # round 0 warms up (allocator, cuDNN, lazy imports)
         for kind, model in nets.items():
             sync()
             t0, c0 = time.perf_counter(), time.process_time()
             train_one_epoch(model, losses[kind], batches, opts[kind], scaler, env)
             sync()
             if r > 0:
-                times[kind].append((time.perf_counter() - t0) / args.steps)
-                cpu[kind].append((time.process_time() - c0) / (args.steps * args.batch))
+                times[kind].append((time.perf_counter() - t0) / steps)
+                cpu[kind].append((time.process_time() - c0) / (steps * batch))
     base, two = (statistics.median(times[k]) for k in ("multilabel", "two_path"))
-    print(json.dumps({
-        "backbone": args.backbone, "size": args.size, "batch": args.batch, "device": str(env.device),
+    return {
+        "backbone": backbone, "size": size, "batch": batch, "device": str(env.device),
         "device_name": torch.cuda.get_device_name(env.device) if env.device.type == "cuda" else platform.processor() or platform.machine(),
         "amp": env.amp_name, "channels_last": env.channels_last, "threads": torch.get_num_threads(),
-        "rounds": args.rounds, "steps_per_round": args.steps, "feature_hw": h,
+        "rounds": rounds, "steps_per_round": steps, "feature_hw": h,
         "baseline_s_per_step": round(base, 5), "two_path_s_per_step": round(two, 5),
-        "baseline_img_per_s": round(args.batch / base, 2), "two_path_img_per_s": round(args.batch / two, 2),
+        "baseline_img_per_s": round(batch / base, 2), "two_path_img_per_s": round(batch / two, 2),
         "ratio_two_path_over_baseline": round(two / base, 4),
         "baseline_cpu_s_per_img": round(statistics.median(cpu["multilabel"]), 5),
         "two_path_cpu_s_per_img": round(statistics.median(cpu["two_path"]), 5),
         "baseline_all_s": [round(t, 5) for t in times["multilabel"]], "two_path_all_s": [round(t, 5) for t in times["two_path"]],
         "torch": torch.__version__, "cpu_count": os.cpu_count(),
-    }, indent=2))
+    }
 
 
 def channels_last_ab(backbone: str, args) -> dict:

@@ -41,6 +41,19 @@ def test_yaml_and_overrides_are_typed(tmp_path) -> None:
         cfg.optim.lr = 1.0  # type: ignore[misc]
 
 
+def test_yaml_on_off_reach_toggles_as_words(tmp_path) -> None:
+    """YAML 1.1 reads bare on/off as booleans; toggle settings take them as the words they are."""
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  pin_memory: off\n  persistent_workers: on\n  augment_device: gpu\n"
+                    "runtime:\n  channels_last: on\n")
+    cfg = load_config(path, [], schema=TrainConfig)
+    assert (cfg.data.pin_memory, cfg.data.persistent_workers, cfg.runtime.channels_last) == ("off", "on", "on")
+    assert cfg.data.augment_device == "gpu"
+    path.write_text("runtime:\n  amp: off\n")  # a choice list without on/off still refuses a boolean
+    with pytest.raises(ConfigError, match="runtime.amp"):
+        load_config(path, [], schema=TrainConfig)
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [
@@ -48,6 +61,8 @@ def test_yaml_and_overrides_are_typed(tmp_path) -> None:
         ("optm.lr=1", "unknown config key 'optm'; did you mean 'optim'?"),
         ("runtime.amp=bf61", "invalid value 'bf61' for runtime.amp (choices: auto, none, bf16, fp16); did you mean 'bf16'?"),
         ("runtime.device=gpu", "invalid value 'gpu' for runtime.device"),
+        ("data.augment_device=cuda", "invalid value 'cuda' for data.augment_device (choices: auto, cpu, gpu)"),
+        ("data.prefetch_factor=0", "data.prefetch_factor must be > 0, got 0"),
         ("data.batch_size=x", "data.batch_size must be an integer, got 'x'"),
         ("data.batch_size=2.5", "data.batch_size must be an integer"),
         ("data.batch_size=0", "data.batch_size must be > 0, got 0"),

@@ -3,41 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
-import pytest
 import torch
 from torch.utils.data import DataLoader
 
 from agcl.data.augment import AffineAugment, identity_theta, map_points, warp
-from agcl.data.cache import ImageCache, prepare_cache
 from agcl.data.dataset import CxrDataset, SeedTargets
-from agcl.data.index import IMAGE_COLUMNS, save_index
-from agcl.labels import LABELS
 
-S = 32
-
-
-@pytest.fixture(scope="module")
-def cache_and_index(tmp_path_factory):
-    """Index + cache of 8 images; image k has a bright 8x8 square at a position depending on k."""
-    from PIL import Image
-
-    tmp = tmp_path_factory.mktemp("ds")
-    (tmp / "img").mkdir()
-    rows = []
-    for k in range(8):
-        arr = np.zeros((S, S), np.uint8)
-        arr[4 + k: 12 + k, 8:16] = 255
-        Image.fromarray(arr).save(tmp / "img" / f"i{k}.png")
-        labels = {name: int(j == k % 14) for j, name in enumerate(LABELS)}
-        rows.append({"image_id": f"i{k}.png", "path": f"img/i{k}.png", "patient_id": str(k), "follow_up": 0,
-                     "age": 50, "sex": "M", "view": "PA", "meta_w": np.nan, "meta_h": np.nan, **labels,
-                     "no_finding": 0, "split": "train"})
-    images = pd.DataFrame(rows, columns=list(IMAGE_COLUMNS))
-    empty = pd.DataFrame(columns=["image_id", "label", "x0", "y0", "x1", "y1"])
-    ix = save_index(tmp / "ix", images, empty, {"root": str(tmp), "source": "csv"})
-    cache = ImageCache.open(prepare_cache(ix, size=S, workers=1, progress=False))
-    return cache, images
+from .squares import S
 
 
 def test_item_contract_without_augmentation(cache_and_index):

@@ -75,9 +75,12 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
                 errors.append(str(exc))
         raise ConfigError(errors[0] if errors else f"invalid value {short_repr(value)} for {key}")
     if origin is typing.Literal:
+        choices = [str(a) for a in args]
+        if isinstance(value, bool) and {"on", "off"} <= set(choices):  # YAML 1.1 reads on/off as booleans
+            value = "on" if value else "off"
         if not isinstance(value, str | int | float | bool):
-            raise ConfigError(f"invalid value {short_repr(value)} for {key} (choices: {', '.join(map(str, args))})")
-        return check_choice(str(value), [str(a) for a in args], key)
+            raise ConfigError(f"invalid value {short_repr(value)} for {key} (choices: {', '.join(choices)})")
+        return check_choice(str(value), choices, key)
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value

@@ -17,7 +17,7 @@ and loads it with ``load_config(path, overrides, schema=PipelineConfig)``; the Y
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from agcl.config.ranges import (
     AT_LEAST_ONE,
@@ -29,11 +29,13 @@ from agcl.config.ranges import (
     Range,
     check,
 )
+from agcl.errors import ConfigError
 
 Device = Literal["auto", "cpu", "cuda"]
 Amp = Literal["auto", "none", "bf16", "fp16"]
 Toggle = Literal["auto", "on", "off"]
 Augment = Literal["none", "light"]
+AugmentDevice = Literal["auto", "cpu", "gpu"]
 
 
 #: SGD momentum (paper §3) and the multiplicative LR step (a factor above 1 would raise the LR).
@@ -51,8 +53,19 @@ class DataConfig:
         image_size: side S of the square cache images fed to the network (paper: 512).
         batch_size: images per optimizer micro-step *per process* (global batch = batch_size × world size).
         eval_batch_size: batch size for validation/inference; 0 → 2 × batch_size.
-        num_workers: DataLoader worker processes (0 = load in the main process).
+        num_workers: DataLoader worker processes (0 = load in the main process). Not yet set from a GPU
+            measurement (docs/scaling.md, ``benchmarks/gpu_check.py`` reports the count that feeds the step).
         augment: training augmentation preset (``none`` | ``light``); never applied to val/test.
+        augment_device: where the ``light`` warp and the uint8 → float conversion run: ``cpu`` (per item,
+            in the loader workers), ``gpu`` (per batch, after the transfer to the training device; on a
+            CPU runtime the same batched step runs on the CPU) or ``auto`` (``gpu`` when training on
+            CUDA, ``cpu`` otherwise). Same draws either way (:mod:`agcl.data.device_batch`).
+        pin_memory: page-locked host batches, so the ``non_blocking`` copy to CUDA overlaps compute:
+            ``auto`` (on for CUDA) | ``on`` (CUDA only) | ``off``.
+        persistent_workers: keep loader workers between epochs when ``num_workers > 0`` and the items do
+            not change with the epoch (``augment_device: gpu``, validation): ``auto`` (on for CUDA) |
+            ``on`` | ``off``.
+        prefetch_factor: batches each loader worker prepares ahead (used when ``num_workers > 0``).
     """
 
     index_dir: str = ""
@@ -62,12 +75,21 @@ class DataConfig:
     eval_batch_size: int = 0
     num_workers: int = 0
     augment: Augment = "light"
+    augment_device: AugmentDevice = "auto"
+    pin_memory: Toggle = "auto"
+    persistent_workers: Toggle = "auto"
+    prefetch_factor: int = 2
 
     def __post_init__(self) -> None:
         check("data.image_size", self.image_size, IMAGE_SIZE)
         check("data.batch_size", self.batch_size, POSITIVE)
         check("data.eval_batch_size", self.eval_batch_size, NON_NEGATIVE)
         check("data.num_workers", self.num_workers, WORKERS)
+        check("data.prefetch_factor", self.prefetch_factor, POSITIVE)
+        for name, kind in (("augment_device", AugmentDevice), ("pin_memory", Toggle),
+                           ("persistent_workers", Toggle)):
+            if getattr(self, name) not in get_args(kind):
+                raise ConfigError(f"invalid data.{name} {getattr(self, name)!r} (choices: {', '.join(get_args(kind))})")
 
 
 @dataclass(frozen=True)

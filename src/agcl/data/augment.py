@@ -5,11 +5,17 @@ The transform is a 2x3 matrix ``theta`` in the normalised coordinates of ``torch
 location it samples. Because it is resolution-free, the same ``theta`` warps an S×S image and an h×w seed
 heatmap consistently (two-path training, AGCL Eq. 2–4, needs heatmap targets aligned with the image).
 No horizontal flip by default: laterality matters in chest radiographs (heart on the left).
+
+The warp runs either per item in the DataLoader workers (:func:`warp`) or on a whole batch after its
+transfer to the training device (:func:`warp_batch`, ``data.augment_device: gpu``,
+:mod:`agcl.data.device_batch`); both draw the same ``theta`` for a given (seed, epoch, row) and apply
+the same ``affine_grid``/``grid_sample``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,15 +59,34 @@ class AffineAugment:
         inv = np.linalg.inv(forward)
         return np.concatenate([inv, (-inv @ shift)[:, None]], axis=1).astype(np.float32)
 
+    def sample_rows(self, rows: Sequence[int] | np.ndarray | torch.Tensor, epoch: int) -> np.ndarray:
+        """:meth:`sample` for each row of a batch: the same draws, whatever the batch or the process.
+
+        Shapes: ``rows`` ``[B]`` int -> ``[B, 2, 3]`` float32.
+        """
+        rows = rows.tolist() if isinstance(rows, torch.Tensor | np.ndarray) else list(rows)
+        if not rows:
+            return np.zeros((0, 2, 3), np.float32)
+        return np.stack([self.sample(int(r), epoch) for r in rows])
+
+
+def warp_batch(x: torch.Tensor, theta: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """Apply one ``theta`` per batch item (one ``affine_grid`` + ``grid_sample`` call); outside is zero.
+
+    Shapes: ``x`` float ``[B, C, H, W]`` -> ``[B, C, H, W]``; ``theta`` ``[B, 2, 3]`` (any device; moved
+    to ``x``'s device and dtype).
+    """
+    th = theta.to(device=x.device, dtype=x.dtype)
+    grid = F.affine_grid(th, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode=mode, padding_mode="zeros", align_corners=False)
+
 
 def warp(x: torch.Tensor, theta: np.ndarray | torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
     """Apply ``theta`` to one image or heatmap stack; outside the input is zero.
 
     Shapes: ``x`` float ``[C, H, W]`` -> ``[C, H, W]``; ``theta`` ``[2, 3]``.
     """
-    th = torch.as_tensor(theta, dtype=x.dtype).reshape(1, 2, 3)
-    grid = F.affine_grid(th, [1, *x.shape], align_corners=False)
-    return F.grid_sample(x[None], grid, mode=mode, padding_mode="zeros", align_corners=False)[0]
+    return warp_batch(x[None], torch.as_tensor(theta, dtype=x.dtype).reshape(1, 2, 3), mode)[0]
 
 
 def map_points(theta: np.ndarray, xy: np.ndarray, width: float, height: float) -> np.ndarray:

@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 
 from agcl.data.augment import AffineAugment, identity_theta, warp
 from agcl.data.cache import ImageCache
+from agcl.data.device_batch import DeviceBatchStep
 from agcl.errors import InputError
 from agcl.labels import LABELS, NUM_LABELS
 
@@ -68,11 +69,19 @@ class CxrDataset(Dataset):
 
     Augmentation draws depend only on (augment.seed, epoch, row): call :meth:`set_epoch` before each epoch
     (with non-persistent DataLoader workers, which copy the dataset at every epoch start).
+
+    With ``on_device=True`` (``data.augment_device: gpu``) the items leave the rest to the training
+    device: ``image`` is the cache's uint8 ``[1,S,S]``, there is no ``affine``, and ``target`` is not
+    warped; :meth:`device_step` gives the :class:`agcl.data.device_batch.DeviceBatchStep` that converts
+    and warps the collated batch after transfer, with the same draws. Such items do not depend on the
+    epoch, so the DataLoader may keep its workers between epochs.
     """
 
     def __init__(self, images_df: pd.DataFrame, cache: ImageCache, augment: AffineAugment | None = None,
-                 targets: SeedTargets | Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None) -> None:
+                 targets: SeedTargets | Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+                 on_device: bool = False) -> None:
         self.cache = cache
+        self.on_device = bool(on_device)
         self.image_ids: list[str] = images_df["image_id"].astype(str).tolist()
         self.rows = np.array([cache.row_of(i) for i in self.image_ids], dtype=np.int64)
         self.labels = images_df.loc[:, list(LABELS)].to_numpy(dtype=np.float32)
@@ -89,21 +98,35 @@ class CxrDataset(Dataset):
     def __len__(self) -> int:
         return len(self.image_ids)
 
+    @property
+    def epoch_dependent(self) -> bool:
+        """Whether items change with :meth:`set_epoch` (augmentation applied in the workers)."""
+        return self.augment is not None and not self.on_device
+
+    def device_step(self) -> DeviceBatchStep | None:
+        """What the training device must still do to a batch of this dataset (None: nothing)."""
+        return DeviceBatchStep(self.augment, self.epoch) if self.on_device else None
+
     def __getitem__(self, i: int) -> dict[str, torch.Tensor | int]:
         row = int(self.rows[i])
-        image = torch.from_numpy(np.array(self.cache.get(row), dtype=np.float32)).div_(255.0)[None]
-        theta = self.augment.sample(row, self.epoch) if self.augment is not None else identity_theta()
-        if self.augment is not None:
-            image = warp(image, theta).clamp_(0.0, 1.0)
+        warp_here = self.epoch_dependent
+        theta = self.augment.sample(row, self.epoch) if warp_here else identity_theta()
+        if self.on_device:  # uint8, copied out of the memmap; DeviceBatchStep converts and warps
+            image = torch.from_numpy(np.array(self.cache.get(row)))[None]
+        else:
+            image = torch.from_numpy(np.array(self.cache.get(row), dtype=np.float32)).div_(255.0)[None]
+            if warp_here:
+                image = warp(image, theta).clamp_(0.0, 1.0)
         item: dict[str, torch.Tensor | int] = {
             "image": image,
             "labels": torch.from_numpy(self.labels[i].copy()),
             "index": row,
-            "affine": torch.from_numpy(theta),
         }
+        if not self.on_device:
+            item["affine"] = torch.from_numpy(theta)
         if self.targets is not None:
             heat, mask = self.targets.lookup(self.image_ids[i])
             target = torch.from_numpy(np.array(heat, dtype=np.float32))
-            item["target"] = warp(target, theta) if self.augment is not None else target
+            item["target"] = warp(target, theta) if warp_here else target
             item["target_mask"] = torch.from_numpy(np.array(mask, dtype=np.float32))
         return item

@@ -108,7 +108,7 @@ class RunContext:
         (:func:`agcl.train.data.stage_dataset`, the builder ``agcl train`` uses too)."""
         from agcl.train.data import stage_dataset
 
-        return stage_dataset(rows, self.cache, self.cfg, train=train, targets=targets)
+        return stage_dataset(rows, self.cache, self.cfg, train=train, targets=targets, device=self.env.device)
 
     def model_spec(self, kind: str) -> dict[str, Any]:
         spec = {"kind": kind, "backbone": self.cfg.model.backbone, "image_size": self.cfg.data.image_size,

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 #: Settings that may change between a run and its resumption (they do not change any number).
 RESUME_SAFE = ("runtime.progress", "runtime.num_threads", "runtime.log_every", "data.num_workers",
+               "data.pin_memory", "data.persistent_workers", "data.prefetch_factor",
                "data.eval_batch_size", "curriculum.distribute")
 
 
@@ -96,7 +97,11 @@ def config_differences(old: dict, new: dict, ignore=()) -> list[str]:
 
 
 def check_resume_config(run_dir: Path, cfg: PipelineConfig) -> None:
-    """Refuse to continue a run directory with a config that would change its numbers."""
+    """Refuse to continue a run directory with a config that would change its numbers.
+
+    A setting the saved config does not name (it was written before the setting existed) counts as its
+    default value, or as the section's ``ABSENT`` entry (:func:`saved_config`).
+    """
     path = run_dir / "config.yaml"
     if not os.path.lexists(path):
         return

@@ -92,10 +92,11 @@ def run_fit(ctx: RunContext, model: nn.Module, loss_fn, train_data, val_data, *,
     single-process one) and ``run_dir`` (where the training events go) to ``ctx.run_dir``.
     """
     from agcl.train.loop import FitOptions, fit_or_load
+    from agcl.train.sampling import LoaderOptions
 
     cfg = ctx.cfg
     opts = FitOptions(stage=stage, optim=optim, runtime=cfg.runtime, batch_size=batch_size or cfg.data.batch_size,
-                      eval_batch_size=cfg.data.eval_batch_size, num_workers=cfg.data.num_workers,
+                      eval_batch_size=cfg.data.eval_batch_size, loader=LoaderOptions.from_config(cfg.data),
                       stage_dir=stage_dir, run_dir=run_dir or ctx.run_dir, config=ctx.config_dict(),
                       model_spec=getattr(model, "spec", None), train_method=train_method)
     result = fit_or_load(model, loss_fn, train_data, val_data, opts, env=env or ctx.env)

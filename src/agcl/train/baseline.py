@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from agcl.config import OptimConfig, TrainConfig, to_dict
@@ -22,6 +23,7 @@ from agcl.train.distributed import barrier
 from agcl.train.loop import FitOptions, FitResult, finished_checkpoint, fit_or_load
 from agcl.train.losses import masked_bce
 from agcl.train.metrics_log import truncate_stage_events
+from agcl.train.sampling import LoaderOptions
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +61,15 @@ def fit_baseline(cfg: TrainConfig, train_ds, val_ds, *, stage_dir: Path, run_dir
              cfg.model.backbone, len(train_ds), len(val_ds) if val_ds else 0, env.device, env.amp_name,
              env.dist.world_size)
     opts = FitOptions(stage=STAGE, optim=optim or cfg.optim, runtime=cfg.runtime, batch_size=cfg.data.batch_size,
-                      eval_batch_size=cfg.data.eval_batch_size, num_workers=cfg.data.num_workers,
+                      eval_batch_size=cfg.data.eval_batch_size, loader=LoaderOptions.from_config(cfg.data),
                       stage_dir=stage_dir, run_dir=run_dir, config=config or to_dict(cfg), model_spec=model.spec)
     return model, fit_or_load(model, baseline_loss, train_ds, val_ds, opts, env=env)
 
 
-def open_data(cfg: TrainConfig):
+def open_data(cfg: TrainConfig, device: torch.device | None = None):
     """Load the index and the cache and build the train/val datasets (augmentation on train only).
+
+    ``device``: the training device (``data.augment_device: auto``; default ``runtime.device`` resolved).
 
     Returns:
         ``(train_ds, val_ds_or_None, cache)``.
@@ -83,8 +87,8 @@ def open_data(cfg: TrainConfig):
     train_df, val_df = index.split("train"), index.split("val")
     if len(train_df) == 0:
         raise InputError(f"index {cfg.data.index_dir} has no 'train' images")
-    train_ds = stage_dataset(train_df, cache, cfg, train=True)
-    val_ds = stage_dataset(val_df, cache, cfg) if len(val_df) else None
+    train_ds = stage_dataset(train_df, cache, cfg, train=True, device=device)
+    val_ds = stage_dataset(val_df, cache, cfg, device=device) if len(val_df) else None
     if val_ds is None:
         log.warning("index %s has no 'val' images: early stopping follows the training loss", cfg.data.index_dir)
     return train_ds, val_ds, cache
@@ -119,7 +123,7 @@ def train_baseline(cfg: TrainConfig, run_dir: str | os.PathLike[str], *, fresh: 
             if done is not None:
                 log.info("stage %s already finished (%s); pass --fresh to retrain", STAGE, done)
                 return None
-        train_ds, val_ds, cache = open_data(cfg)  # index and cache checked before anything is changed
+        train_ds, val_ds, cache = open_data(cfg, env.device)  # index and cache checked before anything is changed
         if fresh and env.dist.is_main:
             from agcl.paths import remove_own
 

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from agcl.data.device_batch import DeviceBatchStep
 from agcl.errors import AgclError
 from agcl.train.device import RuntimeEnv
 
@@ -27,15 +28,25 @@ StepCallback = Callable[[int, dict[str, float]], None]
 INPUT_KEY = "image"
 
 
-def to_device(batch: Mapping[str, Any], env: RuntimeEnv) -> dict[str, Any]:
-    """Move every tensor of ``batch`` to ``env.device`` (the image in channels_last when enabled)."""
-    out: dict[str, Any] = {}
-    for k, v in batch.items():
-        if isinstance(v, Tensor):
-            v = v.to(env.device, non_blocking=True)
-            if k == INPUT_KEY and env.channels_last and v.dim() == 4:
-                v = v.contiguous(memory_format=torch.channels_last)
-        out[k] = v
+def to_device(batch: Mapping[str, Any], env: RuntimeEnv, device_step: DeviceBatchStep | None = None) -> dict[str, Any]:
+    """Move every tensor of ``batch`` to ``env.device`` (``non_blocking``: asynchronous from pinned memory).
+
+    ``device_step`` (the dataset's :meth:`~agcl.data.dataset.CxrDataset.device_step`, ``data.augment_device:
+    gpu``) finishes the batch on the device: uint8 → float and the batched augmentation. The image goes
+    to channels_last, when enabled, last.
+    """
+    if device_step is not None:
+        batch = device_step.before_transfer(batch)
+    out: dict[str, Any] = {k: v.to(env.device, non_blocking=True) if isinstance(v, Tensor) else v
+                           for k, v in batch.items()}
+    if device_step is not None:
+        out = device_step.after_transfer(out)
+    x = out.get(INPUT_KEY)
+    if isinstance(x, Tensor):
+        if x.dtype == torch.uint8:
+            raise TypeError("a uint8 image batch reached the model: its dataset's device_step() was not applied")
+        if env.channels_last and x.dim() == 4:
+            out[INPUT_KEY] = x.contiguous(memory_format=torch.channels_last)
     return out
 
 
@@ -73,11 +84,13 @@ def train_one_epoch(
     on_step: StepCallback | None = None,
     on_batch: Callable[[], None] | None = None,
     where: str = "",
+    device_step: DeviceBatchStep | None = None,
 ) -> tuple[dict[str, float], int, int]:
     """Train over ``loader`` once, with gradient accumulation and (under DDP) ``no_sync`` between steps.
 
     Each micro-batch loss is divided by the number of micro-batches in its accumulation group, so
     ``accum_steps`` micro-batches of size B/k give the gradient of one batch of size B.
+    ``device_step``: see :func:`to_device`.
 
     Returns:
         (sums, samples, steps): per-key sums of ``loss × batch_size`` over this rank's samples (not yet
@@ -91,7 +104,7 @@ def train_one_epoch(
     samples = steps = 0
     optimizer.zero_grad(set_to_none=True)
     for i, raw in enumerate(loader):
-        batch = to_device(raw, env)
+        batch = to_device(raw, env, device_step)
         group = i // accum_steps
         group_size = min(accum_steps, n_batches - group * accum_steps)
         last = (i + 1) % accum_steps == 0 or i + 1 == n_batches
@@ -134,6 +147,7 @@ def evaluate_losses(
     env: RuntimeEnv,
     *,
     on_batch: Callable[[], None] | None = None,
+    device_step: DeviceBatchStep | None = None,
 ) -> dict[str, float]:
     """Sample-weighted mean of every named loss over ``loader`` (all-reduced across DDP ranks).
 
@@ -144,7 +158,7 @@ def evaluate_losses(
     sums: dict[str, Tensor] = {}
     n = 0
     for raw in loader:
-        batch = to_device(raw, env)
+        batch = to_device(raw, env, device_step)
         with env.autocast():
             losses = normalize_losses(loss_fn(model(batch[INPUT_KEY]), batch))
         bs = batch_size_of(batch)

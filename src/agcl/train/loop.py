@@ -31,6 +31,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from agcl.config.schema import OptimConfig, RuntimeConfig
+from agcl.data.device_batch import device_step_of
 from agcl.errors import AgclError
 from agcl.train import checkpoint as ckpt
 from agcl.train.device import RuntimeEnv, seed_everything, setup_runtime
@@ -39,7 +40,7 @@ from agcl.train.epoch import LossFn, evaluate_losses, train_one_epoch
 from agcl.train.metrics_log import MetricsLogger, truncate_stage_events
 from agcl.train.optim import PlateauState, build_optimizer, build_scheduler, plateau_update
 from agcl.train.progress import EpochProgress
-from agcl.train.sampling import DataSource, epoch_dataset, epoch_loader
+from agcl.train.sampling import DataSource, EpochLoaders, LoaderOptions, epoch_dataset
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class FitOptions:
         stage: stage name in logs, ``metrics.jsonl`` and checkpoints.
         batch_size: micro-batch size per process (optimizer batch = batch_size × grad_accum × world size).
         eval_batch_size: validation batch size (0 = 2 × batch_size).
+        loader: DataLoader workers, pinning, persistent workers, prefetch (``LoaderOptions.from_config(cfg.data)``).
         stage_dir: where checkpoints go (None → nothing is written, no resume).
         run_dir: where ``metrics.jsonl`` and ``tb/<stage>`` go (None → console only).
         config: resolved config (plain dict) stored in every checkpoint.
@@ -70,7 +72,7 @@ class FitOptions:
     runtime: RuntimeConfig
     batch_size: int
     eval_batch_size: int = 0
-    num_workers: int = 0
+    loader: LoaderOptions = field(default_factory=LoaderOptions)
     stage_dir: PathLike | None = None
     run_dir: PathLike | None = None
     config: Mapping[str, Any] | None = None
@@ -154,16 +156,18 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data: DataSource, val_data: Dat
     # 3. the epoch loop
     logger = MetricsLogger(opts.run_dir, opts.stage, enabled=env.dist.is_main, tensorboard=opts.tensorboard,
                            purge_step=state.global_step if state.resumed is not None else None)
+    loaders = EpochLoaders(env, opts.runtime.seed, opts.loader, opts.collate_fn)
     try:
         for epoch in range(state.start_epoch, opts.optim.max_epochs):
             if state.plateau.stop:
                 break
-            _run_epoch(epoch, net, entry, loss_fn, train_data, val_data, opts, env, state, logger)
+            _run_epoch(epoch, net, entry, loss_fn, train_data, val_data, opts, env, state, logger, loaders)
             _save_epoch(model, epoch, opts, env, state, sdir)  # 4a. save after every epoch
             if state.plateau.stop:
                 log.info("stage %s: validation loss plateaued for %d epochs; stopping after epoch %d",
                          opts.stage, opts.optim.patience, epoch + 1)
     finally:
+        loaders.close()
         logger.close()
 
     # 4b. save: the best weights as checkpoint.pt
@@ -231,18 +235,16 @@ def _start(model: nn.Module, opts: FitOptions, env: RuntimeEnv, sdir: Path | Non
 
 def _run_epoch(epoch: int, net: nn.Module, entry: nn.Module, loss_fn: LossFn, train_data: DataSource,
                val_data: Dataset | None, opts: FitOptions, env: RuntimeEnv, state: _State,
-               logger: MetricsLogger) -> None:
+               logger: MetricsLogger, loaders: EpochLoaders) -> None:
     """Train one epoch, validate, step the schedule and early stopping, log; appends to ``state.history``."""
     where = f"stage {opts.stage}: "
     t0 = time.perf_counter()
     train_ds = epoch_dataset(train_data, epoch)
     if len(train_ds) == 0:  # type: ignore[arg-type]
         raise AgclError(f"{where}no training images in epoch {epoch + 1}")
-    loader = dict(env=env, seed=opts.runtime.seed, epoch=epoch, num_workers=opts.num_workers,
-                  collate_fn=opts.collate_fn)
-    train_loader = epoch_loader(train_ds, opts.batch_size, train=True, **loader)
-    val_loader = None if val_data is None else epoch_loader(
-        val_data, opts.eval_batch_size or 2 * opts.batch_size, train=False, **loader)
+    train_loader = loaders.get(train_ds, opts.batch_size, epoch=epoch, train=True)
+    val_loader = None if val_data is None else loaders.get(
+        val_data, opts.eval_batch_size or 2 * opts.batch_size, epoch=epoch, train=False)
     lr = state.optimizer.param_groups[0]["lr"]
     total = len(train_loader) + (len(val_loader) if val_loader else 0)
     with EpochProgress(f"{opts.stage} epoch {epoch + 1}/{opts.optim.max_epochs}", total,
@@ -257,12 +259,13 @@ def _run_epoch(epoch: int, net: nn.Module, entry: nn.Module, loss_fn: LossFn, tr
 
         sums, n, _ = train_one_epoch(net, loss_fn, train_loader, state.optimizer, state.scaler, env,
                                      accum_steps=opts.runtime.grad_accum_steps, on_step=on_step,
-                                     on_batch=bar.advance, where=where)
+                                     on_batch=bar.advance, where=where, device_step=device_step_of(train_ds))
         tot = all_reduce_sums({"__n": float(n), **{k: sums[k] for k in sorted(sums)}}, env.dist, env.device)
         train_means = {k: tot[k] / max(tot["__n"], 1.0) for k in sorted(sums)}
         # the undistributed entry: DDP's forward would broadcast buffers, and ranks' val shards differ in length
         val_means = ({} if val_loader is None else
-                     evaluate_losses(entry, loss_fn, val_loader, env, on_batch=bar.advance))
+                     evaluate_losses(entry, loss_fn, val_loader, env, on_batch=bar.advance,
+                                     device_step=device_step_of(val_data)))
     state.scheduler.step()
     monitor = val_means.get("loss", train_means["loss"])
     state.plateau = plateau_update(state.plateau, epoch, monitor, patience=opts.optim.patience,

@@ -9,13 +9,17 @@ trajectory as one process with the global batch (up to BatchNorm statistics and 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from agcl.errors import ConfigError
+
 if TYPE_CHECKING:
+    from agcl.config.schema import DataConfig
     from agcl.train.device import RuntimeEnv
 
 #: Training data of a fit: a Dataset or a pure function ``epoch -> Dataset`` (curricula, paper §2.2).
@@ -91,17 +95,87 @@ def epoch_dataset(source: DataSource, epoch: int) -> Dataset:
     return ds  # type: ignore[return-value]
 
 
+@dataclass(frozen=True)
+class LoaderOptions:
+    """How a fit's DataLoaders are built: ``data.num_workers``, ``pin_memory``, ``persistent_workers``,
+    ``prefetch_factor`` (docs/training.md, "Config"). Batches always go to the device with
+    ``non_blocking=True``; with pinned memory the copy overlaps the previous step's compute."""
+
+    num_workers: int = 0
+    pin_memory: str = "auto"
+    persistent_workers: str = "auto"
+    prefetch_factor: int = 2
+
+    @classmethod
+    def from_config(cls, data: DataConfig) -> LoaderOptions:
+        return cls(data.num_workers, data.pin_memory, data.persistent_workers, data.prefetch_factor)
+
+    def pin(self, device: torch.device) -> bool:
+        """``auto`` → pin for CUDA; ``on`` without CUDA is a ConfigError."""
+        if self.pin_memory == "on" and device.type != "cuda":
+            raise ConfigError("data.pin_memory=on needs CUDA; use data.pin_memory=auto or off")
+        return self.pin_memory != "off" and device.type == "cuda"
+
+    def persistent(self, device: torch.device) -> bool:
+        """Keep workers between epochs: ``auto`` → on for CUDA; never without workers."""
+        wanted = self.persistent_workers == "on" or (self.persistent_workers == "auto" and device.type == "cuda")
+        return wanted and self.num_workers > 0
+
+
+def epoch_dependent(ds: Dataset) -> bool:
+    """Whether a dataset's items change with ``set_epoch`` (assumed when it has ``set_epoch`` and does
+    not say otherwise, like :attr:`agcl.data.dataset.CxrDataset.epoch_dependent`)."""
+    return bool(getattr(ds, "epoch_dependent", hasattr(ds, "set_epoch")))
+
+
 def epoch_loader(ds: Dataset, batch_size: int, *, env: RuntimeEnv, seed: int, epoch: int, train: bool,
-                 num_workers: int = 0, collate_fn: Callable | None = None) -> DataLoader:
-    """This rank's DataLoader for one epoch: shuffled and padded shards for training, plain shards else."""
+                 options: LoaderOptions = LoaderOptions(), persistent: bool = False,
+                 collate_fn: Callable | None = None) -> DataLoader:
+    """This rank's DataLoader for one epoch: shuffled and padded shards for training, plain shards else.
+
+    ``persistent`` keeps the workers alive for reuse by :class:`EpochLoaders` (the caller's promise that
+    the items do not depend on the epoch).
+    """
     info = env.dist
     sampler = ShardedSampler(len(ds), seed=seed, rank=info.rank, world_size=info.world_size,  # type: ignore[arg-type]
                              shuffle=train, pad=train)
     sampler.set_epoch(epoch)
     per_rank = len(sampler)
+    workers = options.num_workers
     return DataLoader(
-        ds, batch_size=batch_size, sampler=sampler, num_workers=num_workers, collate_fn=collate_fn,
+        ds, batch_size=batch_size, sampler=sampler, num_workers=workers, collate_fn=collate_fn,
         drop_last=train and per_rank > batch_size,  # no tiny last batch (BatchNorm); same count on every rank
-        pin_memory=env.device.type == "cuda", generator=loader_generator(seed, epoch, info.rank),
-        persistent_workers=False,
+        pin_memory=options.pin(env.device), generator=loader_generator(seed, epoch, info.rank),
+        persistent_workers=persistent and workers > 0, prefetch_factor=options.prefetch_factor if workers else None,
     )
+
+
+class EpochLoaders:
+    """The DataLoaders of one fit: a fresh one per epoch, or — with persistent workers — the previous
+    epoch's loader, kept when it reads the same dataset object and that dataset's items do not depend on
+    the epoch (:func:`epoch_dependent`); only its sampler is moved to the new epoch.
+
+    A kept loader's workers keep the seeds they started with; agcl's datasets draw no random numbers in
+    the workers (augmentation is a function of (seed, epoch, row)), so this changes no result.
+    """
+
+    def __init__(self, env: RuntimeEnv, seed: int, options: LoaderOptions, collate_fn: Callable | None = None) -> None:
+        self.env, self.seed, self.options, self.collate_fn = env, seed, options, collate_fn
+        self._kept: dict[bool, tuple[Dataset, int, DataLoader]] = {}
+
+    def get(self, ds: Dataset, batch_size: int, *, epoch: int, train: bool) -> DataLoader:
+        kept = self._kept.get(train)
+        if kept is not None and kept[0] is ds and kept[1] == batch_size:
+            kept[2].sampler.set_epoch(epoch)  # type: ignore[attr-defined]
+            return kept[2]
+        self._kept.pop(train, None)  # drop (and so stop) the workers of another dataset
+        keep = self.options.persistent(self.env.device) and not epoch_dependent(ds)
+        loader = epoch_loader(ds, batch_size, env=self.env, seed=self.seed, epoch=epoch, train=train,
+                              options=self.options, persistent=keep, collate_fn=self.collate_fn)
+        if keep:
+            self._kept[train] = (ds, batch_size, loader)
+        return loader
+
+    def close(self) -> None:
+        """Release kept loaders (their worker processes stop when the loaders are freed)."""
+        self._kept.clear()
