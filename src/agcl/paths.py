@@ -109,7 +109,7 @@ def first_escaping(paths: Iterable[str]) -> int | None:
     Every ``load_index`` calls this on all paths (112k for NIH), so one pass of C substring searches over
     the joined text rules out the usual case; only a suspicious index is checked path by path.
     """
-    items = [str(p) for p in paths]
+    items = paths.astype(str).tolist() if hasattr(paths, "astype") else [str(p) for p in paths]  # a Series: in C
     joined = "\n".join(items)
     suspicious = (not joined or ".." in joined or ":" in joined or "\\" in joined or "\t" in joined
                   or joined[0] in "/ \n" or joined[-1] in " \n" or any(t in joined for t in ("\n/", "\n\n", " \n", "\n ")))
