@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import re
+import reprlib
 
 
 class AgclError(Exception):
@@ -27,11 +29,38 @@ class OutputError(AgclError):
     """An output that cannot be written (read-only or immutable folder, full disk)."""
 
 
-#: errno values of an OSError that the CLI reports as one line (the environment, not a bug).
+class BusyError(AgclError):
+    """A folder is in use by another agcl command (its lock is held; see :mod:`agcl.runlock`)."""
+
+
+#: errno values of an OSError that the CLI reports as one line (the environment, not a bug): permissions,
+#: read-only or full disks, and paths that cannot be used (missing, too long, a symlink loop, a file
+#: where a folder is expected).
 ENVIRONMENT_ERRNOS: frozenset[int] = frozenset(
-    getattr(errno, name) for name in ("EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOTDIR", "EISDIR", "EEXIST")
+    getattr(errno, name) for name in ("EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOTDIR", "EISDIR", "EEXIST",
+                                      "ENOENT", "ENAMETOOLONG", "ELOOP", "ENXIO", "ENODEV", "EFBIG", "EMLINK",
+                                      "ETXTBSY", "EBUSY")
     if hasattr(errno, name)
 )
+
+#: Longest message the CLI prints (a user value quoted in a message can be anything).
+MAX_MESSAGE = 1000
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 4
+_REPR.maxlevel = 2
+
+
+def short_repr(value: object) -> str:
+    """``repr`` of a user value for a message, bounded (nested or aliased YAML is never expanded)."""
+    return _REPR.repr(value)
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` on one line and at most ``limit`` characters (``…`` marks a cut)."""
+    flat = re.sub(r"\s*[\r\n]+\s*", " ", str(text)).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def describe_os_error(exc: OSError) -> str:

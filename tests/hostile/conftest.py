@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,20 @@ import pytest
 from .clirun import immutable
 
 N, SIZE, CACHE = 60, 64, 32
+
+
+@pytest.fixture(autouse=True)
+def _agcl_logs_reach_caplog():
+    """The CLI's console logging stops ``agcl`` records at its own handler (``propagate = False``) once any
+    command has set it up in this process; let them reach pytest's ``caplog`` whatever ran before."""
+    from agcl.logs import setup_console_logging
+
+    setup_console_logging()
+    logger = logging.getLogger("agcl")
+    before = logger.propagate
+    logger.propagate = True
+    yield
+    logger.propagate = before
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +55,18 @@ def indexed(phantom: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     save_index(out, *build_nih_index(phantom))
     prepare_cache(out, size=CACHE, workers=1, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny multi-label checkpoint (32 px input) for ``agcl predict``."""
+    from agcl.models import build_model
+    from agcl.train.checkpoint import model_payload, save_checkpoint
+
+    path = tmp_path_factory.mktemp("ckpt") / "checkpoint.pt"
+    model = build_model({"kind": "multilabel", "backbone": "tiny", "image_size": 32}, seed=0)
+    save_checkpoint(path, model_payload(model, stage="bsl", epoch=0, config={}))
+    return path
 
 
 @pytest.fixture()

@@ -12,17 +12,6 @@ import torch
 from .clirun import agcl, clean_error
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from agcl.models import build_model
-    from agcl.train.checkpoint import model_payload, save_checkpoint
-
-    path = tmp_path_factory.mktemp("ckpt") / "checkpoint.pt"
-    model = build_model({"kind": "multilabel", "backbone": "tiny", "image_size": 32}, seed=0)
-    save_checkpoint(path, model_payload(model, stage="bsl", epoch=0, config={}))
-    return path
-
-
 def test_predict_every_input_rejected_exits_2(checkpoint: Path, tmp_path: Path) -> None:
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"not a png")

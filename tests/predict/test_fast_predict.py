@@ -79,5 +79,5 @@ def test_decode_workers_give_identical_results(checkpoint: Path, images: list[Pa
     pd.testing.assert_frame_equal(a.boxes, b.boxes)
     pd.testing.assert_frame_equal(a.failures, b.failures)
     assert b.failures["image"].tolist() == [str(broken)]
-    with pytest.raises(ConfigError, match="workers must be >= 0"):
+    with pytest.raises(ConfigError, match=r"--workers must be in \[0, 512\]"):
         agcl.predict(checkpoint, images, device="cpu", workers=-1)

@@ -17,6 +17,36 @@ import numpy as np
 
 #: Column names of box tables (boxes.csv): image_id, label, then these.
 BOX_COLUMNS = ("x0", "y0", "x1", "y1")
+#: No radiograph is this many pixels wide or tall: a coordinate beyond ±MAX_COORD is a typo (e.g. 1e308),
+#: and a box that size would overlap every detection.
+MAX_COORD = 65536.0
+
+
+def box_problems(xyxy, width=None, height=None) -> np.ndarray:
+    """Rows of ``xyxy`` that are not a usable ground-truth box.
+
+    A row is refused when a coordinate is not finite or beyond ±:data:`MAX_COORD`, when ``x1 <= x0`` or
+    ``y1 <= y0``, when it ends left of or above the image (``x1 <= 0`` or ``y1 <= 0``), and, where the
+    image size is known, when it lies entirely outside the image or reaches more than one image size
+    beyond it (a box that only overhangs the edge is kept: boxes are
+    compared by overlap).
+
+    Shapes: ``xyxy`` [N,4] original pixels; ``width``/``height`` [N] (NaN = unknown) or None; returns
+    bool [N].
+    """
+    b = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(b).all(axis=1) | (np.abs(b) > MAX_COORD).any(axis=1)
+        bad |= (b[:, 2] <= b[:, 0]) | (b[:, 3] <= b[:, 1])
+        bad |= (b[:, 2] <= 0) | (b[:, 3] <= 0)  # outside at the top-left corner, whatever the image size
+        if width is not None and height is not None:
+            w = np.asarray(width, dtype=np.float64).reshape(-1)
+            h = np.asarray(height, dtype=np.float64).reshape(-1)
+            known = np.isfinite(w) & np.isfinite(h) & (w > 0) & (h > 0)
+            outside = (b[:, 0] >= w) | (b[:, 1] >= h)
+            too_far = (b[:, 0] < -w) | (b[:, 1] < -h) | (b[:, 2] > 2 * w) | (b[:, 3] > 2 * h)
+            bad |= known & (outside | too_far)
+    return bad
 
 
 def as_boxes(boxes) -> np.ndarray:

@@ -15,12 +15,16 @@ log = logging.getLogger(__name__)
 
 
 def _fractions(text: str) -> tuple[float, float, float]:
+    from agcl.config.ranges import UNIT, check
+
     try:
         parts = tuple(float(p) for p in text.split(","))
     except ValueError:
         raise InputError(f"--fractions must be three comma-separated numbers, got {text!r}") from None
     if len(parts) != 3:
         raise InputError(f"--fractions must be three comma-separated numbers (train,val,test), got {text!r}")
+    for name, value in zip(("train", "val", "test"), parts, strict=True):
+        check(f"--fractions ({name})", value, UNIT)
     return parts  # type: ignore[return-value]
 
 
@@ -44,6 +48,29 @@ def index(
     boxes: Annotated[Path | None, typer.Option(help="--csv: boxes CSV (image_id,label,x0,y0,x1,y1 or x,y,w,h; file pixels).")] = None,
 ) -> None:
     """Index a dataset: one row per image with labels, patient and split, plus ground-truth boxes."""
+    from agcl.config.ranges import SEED, UNIT, check
+    from agcl.data.index import INDEX_OUTPUTS
+    from agcl.paths import check_apart
+    from agcl.runlock import folder_lock
+
+    check("--seed", seed, SEED)
+    check("--val-fraction", val_fraction, UNIT)
+    inputs = [("--csv", csv), ("--boxes", boxes), ("--split-file", split_file)]
+    if src is not None and src.is_dir():
+        from agcl.data.nih import SOURCE_FILES
+
+        inputs += [("SRC", src / name) for name in SOURCE_FILES]
+    check_apart([(f"--out ({name})", out / name) for name in INDEX_OUTPUTS], inputs)
+    split_fractions = _fractions(fractions) if csv is not None else None
+    if csv is not None and not label_sep:
+        raise InputError("--label-sep must not be empty (labels are split on it, e.g. '|')")
+    with folder_lock(out):
+        _index(out, src, metadata, split_file, val_fraction, seed, allow_missing, csv, root, image_col, labels_col,
+               label_sep, patient_col, split_col, split_fractions, boxes)
+
+
+def _index(out, src, metadata, split_file, val_fraction, seed, allow_missing, csv, root, image_col, labels_col,
+           label_sep, patient_col, split_col, fractions, boxes) -> None:
     from agcl.data.index import save_index
 
     if csv is not None:
@@ -53,7 +80,7 @@ def index(
             raise InputError("give either SRC (NIH folder) or --csv, not both")
         opts = TableOptions(image_col=image_col, labels_col=labels_col, label_sep=label_sep,
                             patient_col=patient_col or None, split_col=split_col or None,
-                            fractions=_fractions(fractions), seed=seed, boxes=boxes, allow_missing=allow_missing)
+                            fractions=fractions, seed=seed, boxes=boxes, allow_missing=allow_missing)
         images, box_frame, info = build_csv_index(csv, root if root is not None else csv.parent, opts)
     else:
         from agcl.data.nih import NihOptions, build_nih_index

@@ -20,9 +20,36 @@ def _write_csv(df, path: Path) -> None:
     write_with_atomic(path, lambda tmp: df.to_csv(tmp, index=False))
 
 
+#: Report files a folder input is read for (an output with one of these names inside it would be read back).
+_READ_SUFFIXES = {".txt", ".xml"}
+
+
+def _check_outputs(input, out, import_severity, map, images_out, mentions_out, lexicon) -> None:
+    """No output may replace an input (or another output), nor land among the reports of a folder input."""
+    from agcl.paths import check_apart
+
+    outputs = [("--out", out), ("--images-out", images_out or (out.with_suffix(".images.csv") if input else None)),
+               ("--mentions-out", mentions_out)]
+    inputs = [("--map", map), ("--import-severity", import_severity)]
+    if lexicon is not None:
+        inputs += [("--lexicon", lexicon / name) for name in ("findings.yaml", "context.yaml")]
+    if input is not None and not input.is_dir():
+        inputs.append(("INPUT", input))
+    check_apart(outputs, inputs)
+    if input is not None and input.is_dir():
+        folder = input.resolve()
+        for label, path in outputs:
+            if path is not None and path.suffix.lower() in _READ_SUFFIXES and folder in path.resolve().parents:
+                raise InputError(f"{label} {path} lies among the reports of INPUT {input} and would be read as "
+                                 "a report next time; write it elsewhere")
+
+
 def _read_map(path: Path, report_col: str, image_col: str):
     import pandas as pd
 
+    from agcl.paths import regular_file
+
+    regular_file(path, "mapping")
     try:
         mapping = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -52,6 +79,7 @@ def mine(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Mine reports into a severity table (or import third-party per-image severity)."""
+    _check_outputs(input, out, import_severity, map, images_out, mentions_out, lexicon)
     if import_severity is not None:
         from agcl.reports.severity_import import import_severity as do_import
 

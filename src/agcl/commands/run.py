@@ -26,11 +26,14 @@ def run(
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Override one config value, e.g. --set refine.rounds=3 (repeatable).")] = None,
     only: Annotated[list[str] | None, typer.Option("--only", help="Stop once this stage (and what it needs) is done, e.g. --only bsl (repeatable).")] = None,
     seeds: Annotated[str | None, typer.Option("--seeds", help="Training seeds, e.g. --seeds 0,1,2: run the pipeline once per seed in RUN/seed_<k> (sharing data, cache and severity table), then compare them in RUN/compare.")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Discard what a previous run wrote in --run-dir (config.yaml, "
+                                        "stage_*/, seed_*/, eval/, compare/, logs) and start over (default: off).")] = False,
 ) -> None:
     """Run or resume the pipeline; finished stages are skipped, a killed stage resumes from its last epoch.
 
     With --seeds, once per training seed, then Table 1/2 as mean ± sd over seeds with paired bootstrap
-    CIs vs BSL and BSL+ (as `agcl compare`). Also under ``torchrun`` (every stage; rank 0 alone writes).
+    CIs vs BSL and BSL+ (as `agcl compare`). Every input is checked before anything is written; the run
+    directory is locked while it runs. Also under ``torchrun`` (every stage; rank 0 alone writes).
     """
     from agcl.logs import setup_console_logging
     from agcl.pipeline.console import print_comparison, print_tables
@@ -46,9 +49,10 @@ def run(
     compared = None
     try:
         if seeds is not None:
-            compared = run_training_seeds(cfg, run_dir, parse_seeds([seeds]), only=only or None).compare
+            compared = run_training_seeds(cfg, run_dir, parse_seeds([seeds]), only=only or None, fresh=fresh,
+                                          config_path=config).compare
         else:
-            run_pipeline(cfg, run_dir, only=only or None)
+            run_pipeline(cfg, run_dir, only=only or None, fresh=fresh, config_path=config)
     finally:
         destroy_distributed()
     if not main:

@@ -34,12 +34,20 @@ def synth(
     reports.csv and truth/ (lesions, mentions, shortcuts, label noise, spec)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from agcl.config.ranges import IMAGE_SIZE, SEED, WORKERS, Range, check
     from agcl.data.phantom import PhantomSpec, synthesize
     from agcl.data.phantom.preview import write_preview
 
     for option, value in (("--lesion-contrast", lesion_contrast), ("--exposure-shortcut", exposure_shortcut)):
         if not math.isfinite(value):
             raise InputError(f"{option} must be a finite number, got {value}")
+    for option, value, allowed in (("--seed", seed, SEED), ("--workers", workers, WORKERS),
+                                   ("--size", size, IMAGE_SIZE), ("--n", n, Range(1, 10_000_000))):
+        check(option, value, allowed)
+    if preview_path is not None and preview_path.absolute() != (out / "preview.png").absolute() and (
+            out.absolute() in preview_path.absolute().parents):
+        raise InputError(f"--preview-path {preview_path} lies inside OUT {out}, among the phantom's own files; "
+                         "write it outside OUT (or omit it: --preview writes OUT/preview.png)")
     try:
         spec = PhantomSpec(n=n, size=size, lesion_contrast=lesion_contrast, test_fraction=test_fraction,
                            exposure_shortcut=exposure_shortcut)

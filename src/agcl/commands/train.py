@@ -36,15 +36,11 @@ def train(
     # the pipeline's config root, so `agcl train` accepts (and checks) the same YAML files as `agcl run`;
     # only the data/model/optim/runtime sections are used here
     cfg = load_config(config, overrides or [], schema=PipelineConfig)
-    if not fresh:  # like `agcl run`: a run directory is continued only with the config it was started with
-        from agcl.pipeline.driver import check_resume_config
-
-        check_resume_config(run_dir, cfg)
     env = setup_runtime(cfg.runtime, cfg.model.backbone)
     if not env.dist.is_main:
         logging.getLogger("agcl").setLevel(logging.WARNING)  # only rank 0 logs
     try:
-        result = train_baseline(cfg, run_dir, fresh=fresh, env=env)
+        result = train_baseline(cfg, run_dir, fresh=fresh, env=env, config_path=config)
     finally:
         destroy_distributed()
     if result is not None and env.dist.is_main:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from agcl.errors import ConfigError
+from agcl.errors import ConfigError, short_repr
 from agcl.io import write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ _FALSE = {"false", "no", "off", "0"}
 
 def did_you_mean(value: str, choices: Sequence[str]) -> str:
     """Return ``"; did you mean 'x'?"`` for the closest choice, or ``""`` when nothing is close."""
+    if len(str(value)) > 100:  # a long value is not a typo (and difflib is quadratic in its length)
+        return ""
     hint = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=0.5)
     return f"; did you mean {hint[0]!r}?" if hint else ""
 
@@ -44,7 +46,8 @@ def check_choice(value: str, choices: Sequence[str], key: str) -> str:
     if value in choices:
         return value
     raise ConfigError(
-        f"invalid value {value!r} for {key} (choices: {', '.join(map(str, choices))}){did_you_mean(value, choices)}"
+        f"invalid value {short_repr(value)} for {key} (choices: {', '.join(map(str, choices))})"
+        f"{did_you_mean(value, choices)}"
     )
 
 
@@ -70,17 +73,19 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
                 return coerce(value, arg, key)
             except ConfigError as exc:
                 errors.append(str(exc))
-        raise ConfigError(errors[0] if errors else f"invalid value {value!r} for {key}")
+        raise ConfigError(errors[0] if errors else f"invalid value {short_repr(value)} for {key}")
     if origin is typing.Literal:
         choices = [str(a) for a in args]
         if isinstance(value, bool) and {"on", "off"} <= set(choices):  # YAML 1.1 reads on/off as booleans
             value = "on" if value else "off"
+        if not isinstance(value, str | int | float | bool):
+            raise ConfigError(f"invalid value {short_repr(value)} for {key} (choices: {', '.join(choices)})")
         return check_choice(str(value), choices, key)
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{key} must be a mapping, got {value!r}")
+            raise ConfigError(f"{key} must be a mapping, got {short_repr(value)}")
         return from_dict(tp, value, prefix=key)
     if origin in (tuple, list):
         if isinstance(value, str):
@@ -88,7 +93,7 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
             if not isinstance(value, list):
                 value = [value]
         if not isinstance(value, list | tuple):
-            raise ConfigError(f"{key} must be a list, got {value!r}")
+            raise ConfigError(f"{key} must be a list, got {short_repr(value)}")
         item_tp = args[0] if args else Any
         items = [coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
@@ -101,10 +106,10 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
             return value.strip().lower() in _TRUE
         if isinstance(value, int) and value in (0, 1):
             return bool(value)
-        raise ConfigError(f"{key} must be true or false, got {value!r}")
+        raise ConfigError(f"{key} must be true or false, got {short_repr(value)}")
     if tp is int:
         if isinstance(value, bool):
-            raise ConfigError(f"{key} must be an integer, got {value!r}")
+            raise ConfigError(f"{key} must be an integer, got {short_repr(value)}")
         if isinstance(value, int):
             return value
         if isinstance(value, float) and value.is_integer():
@@ -114,10 +119,10 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
                 return int(value.strip())
             except ValueError:
                 pass
-        raise ConfigError(f"{key} must be an integer, got {value!r}")
+        raise ConfigError(f"{key} must be an integer, got {short_repr(value)}")
     if tp is float:
         if isinstance(value, bool):
-            raise ConfigError(f"{key} must be a number, got {value!r}")
+            raise ConfigError(f"{key} must be a number, got {short_repr(value)}")
         if isinstance(value, int | float):
             return float(value)
         if isinstance(value, str):
@@ -125,13 +130,13 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
                 return float(value.strip())
             except ValueError:
                 pass
-        raise ConfigError(f"{key} must be a number, got {value!r}")
+        raise ConfigError(f"{key} must be a number, got {short_repr(value)}")
     if tp is str:
         if isinstance(value, str):
             return value
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
-        raise ConfigError(f"{key} must be a string, got {value!r}")
+        raise ConfigError(f"{key} must be a string, got {short_repr(value)}")
     raise ConfigError(f"{key}: unsupported config field type {tp!r}")  # programming error, still one line
 
 
@@ -148,7 +153,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, prefix: str = "")
         name = _current_name(cls, name, prefix)
         key = f"{prefix}.{name}" if prefix else str(name)
         if name not in fields:
-            raise ConfigError(f"unknown config key {key!r}{did_you_mean(str(name), list(fields))}")
+            raise ConfigError(f"unknown config key {short_repr(key)}{did_you_mean(str(name), list(fields))}")
         kwargs[name] = coerce(value, hints[name], key)
     try:
         return cls(**kwargs)
@@ -223,12 +228,7 @@ def load_config(path: str | os.PathLike[str] | None, overrides: Sequence[str] = 
     data: Mapping[str, Any] = {}
     if path is not None:
         p = Path(path)
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read config {p}: {exc.strerror or exc}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"invalid YAML in config {p}: {str(exc).splitlines()[0]}") from None
+        loaded = read_yaml(p, "config")
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, Mapping):
@@ -239,6 +239,32 @@ def load_config(path: str | os.PathLike[str] | None, overrides: Sequence[str] = 
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}" if path is not None else str(exc)) from None
     return apply_overrides(cfg, overrides)
+
+
+def read_yaml(path: Path, what: str = "config") -> Any:
+    """``yaml.safe_load`` of a UTF-8 file; every problem is one ConfigError naming the file (syntax errors
+    with their line and column; never the content, so an alias-expanded value cannot flood the terminal)."""
+    from agcl.errors import InputError
+    from agcl.paths import file_problem, read_text
+
+    problem = file_problem(path)
+    if problem is not None:
+        raise ConfigError(f"cannot read {what} {path}: {problem}")
+    try:
+        text = read_text(path, what)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        problem = exc.problem or exc.context or type(exc).__name__
+        raise ConfigError(f"invalid YAML in {what} {path}{where}: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML in {what} {path}: {str(exc).splitlines()[0][:200]}") from None
+    except RecursionError:
+        raise ConfigError(f"invalid YAML in {what} {path}: nested too deeply") from None
 
 
 def dump_config(cfg: Any) -> str:

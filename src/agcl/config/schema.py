@@ -16,10 +16,19 @@ and loads it with ``load_config(path, overrides, schema=PipelineConfig)``; the Y
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
+from agcl.config.ranges import (
+    AT_LEAST_ONE,
+    IMAGE_SIZE,
+    NON_NEGATIVE,
+    POSITIVE,
+    SEED,
+    WORKERS,
+    Range,
+    check,
+)
 from agcl.errors import ConfigError
 
 Device = Literal["auto", "cpu", "cuda"]
@@ -29,11 +38,9 @@ Augment = Literal["none", "light"]
 AugmentDevice = Literal["auto", "cpu", "gpu"]
 
 
-def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
-    if not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ConfigError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+#: SGD momentum (paper §3) and the multiplicative LR step (a factor above 1 would raise the LR).
+MOMENTUM = Range(0, 1, high_open=True)
+LR_GAMMA = Range(0, 1, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -74,11 +81,11 @@ class DataConfig:
     prefetch_factor: int = 2
 
     def __post_init__(self) -> None:
-        _positive("data.image_size", self.image_size)
-        _positive("data.batch_size", self.batch_size)
-        _positive("data.eval_batch_size", self.eval_batch_size, allow_zero=True)
-        _positive("data.num_workers", self.num_workers, allow_zero=True)
-        _positive("data.prefetch_factor", self.prefetch_factor)
+        check("data.image_size", self.image_size, IMAGE_SIZE)
+        check("data.batch_size", self.batch_size, POSITIVE)
+        check("data.eval_batch_size", self.eval_batch_size, NON_NEGATIVE)
+        check("data.num_workers", self.num_workers, WORKERS)
+        check("data.prefetch_factor", self.prefetch_factor, POSITIVE)
         for name, kind in (("augment_device", AugmentDevice), ("pin_memory", Toggle),
                            ("persistent_workers", Toggle)):
             if getattr(self, name) not in get_args(kind):
@@ -130,16 +137,14 @@ class OptimConfig:
     min_delta: float = 0.0
 
     def __post_init__(self) -> None:
-        _positive("optim.lr", self.lr)
-        _positive("optim.momentum", self.momentum, allow_zero=True)
-        if self.momentum >= 1:
-            raise ConfigError(f"optim.momentum must be in [0, 1), got {self.momentum!r}")
-        _positive("optim.weight_decay", self.weight_decay, allow_zero=True)
-        _positive("optim.lr_step_epochs", self.lr_step_epochs)
-        _positive("optim.lr_gamma", self.lr_gamma)
-        _positive("optim.max_epochs", self.max_epochs)
-        _positive("optim.patience", self.patience)
-        _positive("optim.min_delta", self.min_delta, allow_zero=True)
+        check("optim.lr", self.lr, POSITIVE)
+        check("optim.momentum", self.momentum, MOMENTUM)
+        check("optim.weight_decay", self.weight_decay, NON_NEGATIVE)
+        check("optim.lr_step_epochs", self.lr_step_epochs, AT_LEAST_ONE)
+        check("optim.lr_gamma", self.lr_gamma, LR_GAMMA)
+        check("optim.max_epochs", self.max_epochs, AT_LEAST_ONE)
+        check("optim.patience", self.patience, AT_LEAST_ONE)
+        check("optim.min_delta", self.min_delta, NON_NEGATIVE)
 
 
 @dataclass(frozen=True)
@@ -171,10 +176,10 @@ class RuntimeConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        _positive("runtime.grad_accum_steps", self.grad_accum_steps)
-        _positive("runtime.seed", self.seed, allow_zero=True)
-        _positive("runtime.num_threads", self.num_threads, allow_zero=True)
-        _positive("runtime.log_every", self.log_every)
+        check("runtime.grad_accum_steps", self.grad_accum_steps, AT_LEAST_ONE)
+        check("runtime.seed", self.seed, SEED)
+        check("runtime.num_threads", self.num_threads, WORKERS)
+        check("runtime.log_every", self.log_every, AT_LEAST_ONE)
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,19 @@ def label_matrix(field: pd.Series, source: str, sep: str = "|") -> tuple[np.ndar
     return table[codes], nofind[codes]
 
 
+def whole_numbers(values: pd.Series, source: str, column: str) -> pd.Series:
+    """A nullable integer column (``Int64``) from numbers; blanks, text and fractional or non-finite
+    values (a ``Follow-up #`` of ``1.5``) become missing, with one warning naming the first line."""
+    number = pd.to_numeric(values, errors="coerce").astype(float)
+    fine = np.isfinite(number) & (number == np.round(number)) & (number.abs() < 2**53)
+    odd = number.notna() & ~fine
+    if odd.any():
+        first = int(np.flatnonzero(odd.to_numpy())[0])
+        log.warning("%s: %d value(s) of %r are not whole numbers and were left empty (first: %r on line %d)",
+                    source, int(odd.sum()), column, values.iloc[first], line_of(first))
+    return number.where(fine).astype("Int64")
+
+
 def parse_ages(values: pd.Series, source: str, max_years: float = 120.0) -> pd.Series:
     """Ages in years (float) from integers or NIH-2017 strings such as ``058Y``, ``011M``, ``005D``.
 
@@ -113,7 +126,7 @@ def find_image_files(root: Path, folders: list[Path] | None = None) -> dict[str,
         rel = folder.relative_to(root).as_posix()
         with os.scandir(folder) as it:
             for entry in it:
-                if Path(entry.name).suffix.lower() not in IMAGE_SUFFIXES or not entry.is_file():
+                if Path(entry.name).suffix.lower() not in IMAGE_SUFFIXES or not _is_file(entry):
                     continue
                 if entry.name in found:
                     dupes += 1
@@ -122,6 +135,14 @@ def find_image_files(root: Path, folders: list[Path] | None = None) -> dict[str,
     if dupes:
         log.warning("%s: %d image name(s) appear in more than one folder; the first copy is used", root, dupes)
     return found
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    """A regular file (a link to one counts); a broken or looping link, a FIFO or a device is not."""
+    try:
+        return entry.is_file()
+    except OSError:  # ELOOP: a symbolic link loop
+        return False
 
 
 def apply_missing_images(images: pd.DataFrame, present: pd.Series, source: str, allow_missing: bool,
@@ -145,19 +166,33 @@ def apply_missing_images(images: pd.DataFrame, present: pd.Series, source: str, 
     return kept
 
 
-def reject_boxes_outside(xyxy: np.ndarray, width: np.ndarray, height: np.ndarray, source: str) -> None:
-    """Refuse a box that lies entirely outside its image: it can never be matched and only lowers recall.
+def reject_bad_boxes(xyxy: np.ndarray, width: np.ndarray, height: np.ndarray, source: str,
+                     lines: np.ndarray | None = None) -> None:
+    """Refuse the first box that :func:`agcl.boxes.geometry.box_problems` flags, naming its line and why.
 
-    A box that overlaps the image but extends beyond it is kept (boxes are compared by overlap).
+    A box entirely outside its image can never be matched and only lowers recall; a box of absurd size
+    (``1e308``) would match every detection and inflate it. A box that overlaps the image but extends
+    beyond it is kept (boxes are compared by overlap).
 
     Shapes: ``xyxy`` [N,4] file pixels; ``width``/``height`` [N] image size, NaN when unknown (then only
-    the image's top-left corner bounds the box).
+    the finite, ordered, ±MAX_COORD rules apply); ``lines`` [N] 1-based file lines (default: row + 2).
     """
-    w = np.where(np.isfinite(width), width, np.inf)
-    h = np.where(np.isfinite(height), height, np.inf)
-    outside = (xyxy[:, 2] <= 0) | (xyxy[:, 3] <= 0) | (xyxy[:, 0] >= w) | (xyxy[:, 1] >= h)
-    if outside.any():
-        pos = int(np.flatnonzero(outside)[0])
-        size = f"{width[pos]:g}x{height[pos]:g} " if np.isfinite(width[pos]) and np.isfinite(height[pos]) else ""
-        raise InputError(f"{source} line {line_of(pos)}: box {[float(v) for v in xyxy[pos]]} (x0,y0,x1,y1) lies "
-                         f"entirely outside the {size}image; fix or delete the row ({int(outside.sum())} such box(es))")
+    from agcl.boxes.geometry import MAX_COORD, box_problems
+
+    bad = box_problems(xyxy, width, height)
+    if not bad.any():
+        return
+    pos = int(np.flatnonzero(bad)[0])
+    b, w, h = np.asarray(xyxy[pos], dtype=float), float(width[pos]), float(height[pos])
+    known = np.isfinite(w) and np.isfinite(h)
+    if not np.isfinite(b).all() or (np.abs(b) > MAX_COORD).any():
+        why = f"has a coordinate that is not a finite number within ±{MAX_COORD:g} pixels"
+    elif b[2] <= b[0] or b[3] <= b[1]:
+        why = "needs x1 > x0 and y1 > y0"
+    elif b[2] <= 0 or b[3] <= 0 or (known and (b[0] >= w or b[1] >= h)):
+        why = f"lies entirely outside the {f'{w:g}x{h:g} ' if known else ''}image"
+    else:
+        why = f"reaches more than one image size beyond the {w:g}x{h:g} image"
+    line = int(lines[pos]) if lines is not None else line_of(pos)
+    raise InputError(f"{source} line {line}: box {[float(v) for v in b]} (x0,y0,x1,y1) {why}; fix or delete "
+                     f"the row ({int(bad.sum())} such box(es))")

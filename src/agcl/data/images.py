@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from agcl.errors import InputError
+from agcl.paths import regular_file
 
 _DICOM_SUFFIXES = {".dcm", ".dicom"}
 
@@ -94,7 +95,12 @@ def _read_dicom(path: Path) -> np.ndarray:
         arr = arr[0]  # multi-frame: first frame
     if arr.ndim == 3:  # colour DICOM (rare for CXR)
         return _grey_from_channels(arr[..., :3] if arr.dtype == np.uint8 else _minmax(arr)[..., None].repeat(3, -1))
-    values = apply_modality_lut(arr, ds)
+    _check_rescale(ds, path)
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = apply_modality_lut(arr, ds)
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise InputError(f"cannot decode DICOM {path}: RescaleSlope/RescaleIntercept give values that are not "
+                         "finite numbers")
     has_voi = "VOILUTSequence" in ds or ("WindowCenter" in ds and "WindowWidth" in ds)
     if has_voi:
         out = apply_voi_lut(values, ds, index=0)
@@ -118,6 +124,19 @@ def _read_dicom(path: Path) -> np.ndarray:
     return grey
 
 
+def _check_rescale(ds, path: Path) -> None:
+    """Refuse a modality rescale that cannot describe an image: a slope of 0 (every pixel equal), a
+    non-finite slope or intercept, or one so large that the stored values overflow."""
+    try:
+        slope = float(getattr(ds, "RescaleSlope", 1.0))
+        intercept = float(getattr(ds, "RescaleIntercept", 0.0))
+    except (TypeError, ValueError):
+        raise InputError(f"cannot decode DICOM {path}: RescaleSlope/RescaleIntercept are not numbers") from None
+    if not (np.isfinite(slope) and np.isfinite(intercept)) or slope == 0 or abs(slope) > 1e12 or abs(intercept) > 1e15:
+        raise InputError(f"cannot decode DICOM {path}: RescaleSlope {slope:g} / RescaleIntercept {intercept:g} "
+                         "cannot describe an image")
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Decode an image file to 8-bit grey.
 
@@ -127,8 +146,7 @@ def read_image(path: str | Path) -> np.ndarray:
         InputError: missing, truncated, corrupt or undecodable file (the message names it).
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"image file {path} not found")
+    regular_file(path, "image file")
     if _is_dicom(path):
         return _read_dicom(path)
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agcl.errors import InputError
+from agcl.errors import InputError, one_line
 from agcl.fingerprints import index_fingerprint
 from agcl.io import write_json_atomic, write_with_atomic
 from agcl.labels import LABELS
+from agcl.paths import escapes_root, first_escaping, read_text, regular_file
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,8 @@ META_COLUMNS: tuple[str, ...] = (
 IMAGE_COLUMNS: tuple[str, ...] = (*META_COLUMNS, *LABELS, "no_finding", "split")
 BOX_COLUMNS: tuple[str, ...] = ("image_id", "label", "x0", "y0", "x1", "y1")
 SCHEMA_VERSION = 1
+#: The files of an index directory (``index.json`` is written last).
+INDEX_OUTPUTS: tuple[str, ...] = ("images.csv", "boxes.csv", "index.json")
 
 
 @dataclass
@@ -58,9 +62,12 @@ class Index:
         if self._paths is None:
             self._paths = dict(zip(self.images["image_id"], self.images["path"], strict=True))
         try:
-            return self.root / str(self._paths[image_id])
+            rel = str(self._paths[image_id])
         except KeyError:
             raise InputError(f"image {image_id!r} is not in the index at {self.root}") from None
+        if escapes_root(rel):  # checked at load time too; an Index built in memory is checked here
+            raise InputError(f"image {image_id!r}: path {rel!r} is not inside the index root {self.root}")
+        return self.root / rel
 
     def split(self, name: str) -> pd.DataFrame:
         """Rows of one split (``train``, ``val`` or ``test``), keeping their row numbers as the index."""
@@ -118,7 +125,8 @@ def carve_splits_by_patient(patients: pd.Series, fractions: Sequence[float], see
 
     Shapes: returns object array ``[N]`` of split names.
     """
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
+    if (len(fractions) != 3 or not all(np.isfinite(f) and f >= 0 for f in fractions)
+            or abs(sum(fractions) - 1.0) > 1e-6):
         raise InputError(f"split fractions must be three non-negative numbers summing to 1, got {list(fractions)}")
     n = len(patients)
     split = np.full(n, "train", dtype=object)
@@ -227,26 +235,67 @@ def load_index(index_dir: str | Path) -> Index:
     """
     d = Path(index_dir)
     meta_path = d / "index.json"
-    if not meta_path.is_file():
+    if not os.path.lexists(meta_path):
         raise InputError(f"{d} is not an agcl index (no index.json); create one with `agcl index`")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        meta = json.loads(read_text(meta_path, "index file"))
+    except ValueError as exc:
         raise InputError(f"{meta_path}: invalid JSON ({exc})") from None
-    if not isinstance(meta, dict):
-        raise InputError(f"{meta_path}: not a JSON object; re-run `agcl index`")
+    if not isinstance(meta, dict) or not isinstance(meta.get("root", str(d)), str):
+        raise InputError(f"{meta_path}: not an index.json (a JSON object with a 'root' folder); re-run `agcl index`")
     dtypes = {"image_id": str, "path": str, "patient_id": str, "sex": str, "view": str, "split": str}
     try:
-        images = pd.read_csv(d / "images.csv", dtype=dtypes, keep_default_na=False, na_values={"age": [""],
-                             "meta_w": [""], "meta_h": [""], "follow_up": [""]})
-        boxes = pd.read_csv(d / "boxes.csv", dtype={"image_id": str, "label": str})
-    except (OSError, pd.errors.ParserError, ValueError) as exc:
-        raise InputError(f"{d}: cannot read index files ({exc})") from None
+        images = pd.read_csv(regular_file(d / "images.csv", "index file"), dtype=dtypes, keep_default_na=False,
+                             na_values={"age": [""], "meta_w": [""], "meta_h": [""], "follow_up": [""]})
+        boxes = pd.read_csv(regular_file(d / "boxes.csv", "index file"), dtype={"image_id": str, "label": str})
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise InputError(f"{d}: cannot read index files ({one_line(str(exc), 300)})") from None
     missing = [c for c in IMAGE_COLUMNS if c not in images.columns]
     if missing:
         raise InputError(f"{d / 'images.csv'}: missing columns {missing}")
     missing = [c for c in BOX_COLUMNS if c not in boxes.columns]
     if missing:
         raise InputError(f"{d / 'boxes.csv'}: missing columns {missing}")
+    check_loaded(images, boxes, d)
     root = Path(meta.get("root", d))
     return Index(images=images, boxes=boxes, root=root, meta=meta, fingerprint=index_fingerprint(d), source=str(d))
+
+
+def check_loaded(images: pd.DataFrame, boxes: pd.DataFrame, d: Path) -> None:
+    """What a hand-edited index must still satisfy when it is read (``agcl index`` wrote it valid): image
+    paths inside the root (agcl never reads outside the folders the user named), 0/1 labels, known
+    splits, unique ids, and finite boxes of sane size on known images with canonical labels."""
+    from agcl.boxes.geometry import box_problems
+    from agcl.labels import UnknownLabelError, canonical_label
+
+    source = d / "images.csv"
+    pos = first_escaping(images["path"])
+    if pos is not None:
+        raise InputError(f"{source} line {pos + 2}: image path {images['path'].iloc[pos]!r} must be relative to "
+                         "the index root and stay inside it")
+    labels = images[list(LABELS)].apply(pd.to_numeric, errors="coerce")
+    bad = ~labels.isin([0, 1]).all(axis=1)
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"{source} line {pos + 2}: label columns must be 0 or 1")
+    images[list(LABELS)] = labels.astype(np.int64)
+    validate_index(images, boxes.iloc[0:0], str(source))
+    source = d / "boxes.csv"
+    known = boxes["image_id"].isin(images["image_id"])
+    if not known.all():
+        pos = int(np.flatnonzero(~known.to_numpy())[0])
+        raise InputError(f"{source} line {pos + 2}: box for unknown image {boxes['image_id'].iloc[pos]!r}")
+    xyxy = boxes[list(BOX_COLUMNS[2:])].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    sizes = images.set_index("image_id")[["meta_w", "meta_h"]].apply(pd.to_numeric, errors="coerce")
+    wh = sizes.reindex(boxes["image_id"]).to_numpy(dtype=float)
+    bad = box_problems(xyxy, wh[:, 0], wh[:, 1])
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{source} line {pos + 2}: box {xyxy[pos].tolist()} is not a usable box (finite, "
+                         "x1 > x0, y1 > y0, overlapping its image and not far beyond it)")
+    boxes[list(BOX_COLUMNS[2:])] = xyxy
+    for pos, label in enumerate(boxes["label"]):
+        try:
+            canonical_label(str(label))
+        except UnknownLabelError as exc:
+            raise InputError(f"{source} line {pos + 2}: {exc}") from None

@@ -25,6 +25,7 @@ from agcl.data.nih_files import (  # noqa: F401 - re-exported: the NIH reader AP
 )
 from agcl.errors import InputError
 from agcl.labels import LABELS
+from agcl.paths import optional_file, resolved
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ METADATA_FILES: dict[str, str] = {"v2020": "Data_Entry_2017_v2020.csv", "2017": 
 BBOX_FILE = "BBox_List_2017.csv"
 TRAIN_VAL_LIST = "train_val_list.txt"
 TEST_LIST = "test_list.txt"
+#: Every file of an NIH folder that indexing reads (besides the images).
+SOURCE_FILES: tuple[str, ...] = (*METADATA_FILES.values(), BBOX_FILE, TRAIN_VAL_LIST, TEST_LIST)
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ def choose_metadata(src: Path, which: str) -> tuple[str, Path]:
         raise InputError(f"--metadata must be auto, v2020 or 2017, got {which!r}")
     order = ["v2020", "2017"] if which == "auto" else [which]
     for version in order:
-        if (src / METADATA_FILES[version]).is_file():
+        if optional_file(src / METADATA_FILES[version], "metadata file"):
             return version, src / METADATA_FILES[version]
     wanted = " or ".join(METADATA_FILES[v] for v in order)
     raise InputError(f"{src}: no metadata file {wanted} found")
@@ -60,7 +63,7 @@ def choose_metadata(src: Path, which: str) -> tuple[str, Path]:
 def _assign_official_split(meta: pd.DataFrame, src: Path, opts: NihOptions) -> tuple[np.ndarray, str]:
     lists = {name: src / name for name in (TRAIN_VAL_LIST, TEST_LIST)}
     for p in lists.values():
-        if not p.is_file():
+        if not optional_file(p, "split list"):
             raise InputError(f"{src}: split list {p.name} not found (or pass --split-file)")
     train_val, test = read_name_list(lists[TRAIN_VAL_LIST]), read_name_list(lists[TEST_LIST])
     both = set(train_val) & set(test)
@@ -132,13 +135,14 @@ def read_nih_tables(src: str | Path, opts: NihOptions | None = None) -> tuple[pd
         InputError: for every inconsistency listed in docs/data.md, naming the file and row.
     """
     opts = opts or NihOptions()
-    src = Path(src).resolve()
+    src = resolved(src, "NIH folder")
     if not src.is_dir():
         raise InputError(f"{src} is not a directory")
     version, meta_path = choose_metadata(src, opts.metadata)
     meta = read_data_entry(meta_path)
     box_path = src / BBOX_FILE
-    if box_path.is_file():
+    has_boxes = optional_file(box_path, "box list")  # a folder or a broken link there is an error, not "no boxes"
+    if has_boxes:
         boxes = read_bbox_list(box_path, meta["image_id"], sizes=meta.set_index("image_id")[["meta_w", "meta_h"]])
     else:
         log.info("%s: no %s; the index has no boxes", src, BBOX_FILE)
@@ -160,7 +164,7 @@ def read_nih_tables(src: str | Path, opts: NihOptions | None = None) -> tuple[pd
             raise InputError(msg)
         log.warning("%s; evaluate localization on test boxes only", msg)
     check_with = meta
-    if version == "2017" and (src / METADATA_FILES["v2020"]).is_file() and len(boxes):
+    if version == "2017" and optional_file(src / METADATA_FILES["v2020"], "metadata file") and len(boxes):
         check_with = read_data_entry(src / METADATA_FILES["v2020"])  # the v2020 labels agree with the boxes
     n_box_mismatch = check_box_labels(boxes, check_with[["image_id", *LABELS]], str(box_path))
     info = {
@@ -172,7 +176,7 @@ def read_nih_tables(src: str | Path, opts: NihOptions | None = None) -> tuple[pd
         "val_fraction": opts.val_fraction if opts.split_file is None else None,
         "seed": opts.seed,
         "box_label_mismatches": n_box_mismatch,
-        "has_boxes": bool(box_path.is_file()),
+        "has_boxes": has_boxes,
     }
     return meta.drop(columns="line"), boxes.drop(columns="line"), info
 

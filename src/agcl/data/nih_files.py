@@ -16,10 +16,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agcl.data.fields import by_unique, label_matrix, line_of, parse_ages, reject_boxes_outside, strip_text
+from agcl.data.fields import (
+    by_unique,
+    label_matrix,
+    line_of,
+    parse_ages,
+    reject_bad_boxes,
+    strip_text,
+    whole_numbers,
+)
 from agcl.data.index import normalize_patient_ids
 from agcl.errors import InputError
 from agcl.labels import LABELS, UnknownLabelError, canonical_label
+from agcl.paths import read_text
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +52,7 @@ def physical_columns(header_line: str) -> list[str]:
 
 def read_utf8(path: Path) -> str:
     """The text of a UTF-8 file (BOM allowed); unreadable or undecodable -> InputError naming the line."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise InputError(f"{path} line {line}: not valid UTF-8 (byte 0x{data[exc.start]:02x}); "
-                         "save the file as UTF-8") from None
+    return read_text(path)
 
 
 def _read_raw(path: Path) -> tuple[pd.DataFrame, list[str]]:
@@ -119,7 +119,7 @@ def read_data_entry(path: str | Path) -> pd.DataFrame:
         col = _pick(raw, name, path, required=False)
         return col if col is not None else pd.Series("", index=raw.index)
 
-    out["follow_up"] = numeric("Follow-up #").astype("Int64")
+    out["follow_up"] = whole_numbers(numeric("Follow-up #"), str(path), "Follow-up #")
     age = _pick(raw, "Patient Age", path, required=False)
     out["age"] = parse_ages(age, str(path)) if age is not None else np.nan
     out["sex"] = text("Patient Gender")
@@ -164,9 +164,10 @@ def read_bbox_list(path: str | Path, known_ids: pd.Series | None = None,
                           "x0": xywh[:, 0], "y0": xywh[:, 1],
                           "x1": xywh[:, 0] + xywh[:, 2], "y1": xywh[:, 1] + xywh[:, 3],
                           "line": np.arange(len(raw)) + 2})
-    if sizes is not None:
-        wh = sizes.reindex(boxes["image_id"]).to_numpy(dtype=float)
-        reject_boxes_outside(boxes[["x0", "y0", "x1", "y1"]].to_numpy(), wh[:, 0], wh[:, 1], str(path))
+    wh = (sizes.reindex(boxes["image_id"]).to_numpy(dtype=float) if sizes is not None
+          else np.full((len(boxes), 2), np.nan))
+    reject_bad_boxes(boxes[["x0", "y0", "x1", "y1"]].to_numpy(), wh[:, 0], wh[:, 1], str(path),
+                     lines=boxes["line"].to_numpy())
     if known_ids is not None:
         unknown = ~boxes["image_id"].isin(known_ids)
         if unknown.any():

@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from agcl.data.fields import apply_missing_images, label_matrix, line_of, parse_ages, reject_boxes_outside
+from agcl.data.fields import (
+    apply_missing_images,
+    label_matrix,
+    line_of,
+    parse_ages,
+    reject_bad_boxes,
+    whole_numbers,
+)
 from agcl.data.index import SPLITS, carve_splits_by_patient, check_patient_leakage, normalize_patient_ids
-from agcl.errors import InputError
+from agcl.errors import InputError, one_line
 from agcl.labels import LABELS, UnknownLabelError, canonical_label
+from agcl.paths import first_escaping, regular_file, resolved
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +46,11 @@ class TableOptions:
 
 
 def _read(path: Path) -> pd.DataFrame:
+    regular_file(path, "CSV file")
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"CSV file {path} not found") from None
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: malformed CSV ({str(exc).strip().splitlines()[-1]})") from None
+        raise InputError(f"{path}: malformed CSV ({one_line(str(exc).strip().splitlines()[-1], 300)})") from None
 
 
 def _require(frame: pd.DataFrame, cols: list[str], path: Path, flag: str = "") -> None:
@@ -54,14 +61,13 @@ def _require(frame: pd.DataFrame, cols: list[str], path: Path, flag: str = "") -
 
 def _check_paths(paths: pd.Series, source: Path) -> None:
     """Paths must be relative and stay inside --root (we never read outside directories the user named)."""
-    for pos, p in enumerate(paths):
-        pure = PurePosixPath(p.replace("\\", "/"))
-        if not p or pure.is_absolute() or ".." in pure.parts:
-            raise InputError(f"{source} line {line_of(pos)}: image path {p!r} must be relative to --root "
-                             "and stay inside it")
+    pos = first_escaping(paths)
+    if pos is not None:
+        raise InputError(f"{source} line {line_of(pos)}: image path {paths.iloc[pos]!r} must be relative to --root "
+                         "and stay inside it")
 
 
-def read_boxes_csv(path: Path, known_ids: pd.Series) -> pd.DataFrame:
+def read_boxes_csv(path: Path, known_ids: pd.Series, sizes: pd.DataFrame | None = None) -> pd.DataFrame:
     """Boxes CSV with ``image_id,label`` and either ``x0,y0,x1,y1`` or ``x,y,w,h`` (pixels of the file)."""
     raw = _read(path)
     _require(raw, ["image_id", "label"], path)
@@ -82,7 +88,9 @@ def read_boxes_csv(path: Path, known_ids: pd.Series) -> pd.DataFrame:
             labels.append(canonical_label(text))
         except UnknownLabelError as exc:
             raise InputError(f"{path} line {line_of(pos)}: {exc}") from None
-    reject_boxes_outside(xyxy, np.full(len(xyxy), np.nan), np.full(len(xyxy), np.nan), str(path))
+    wh = (sizes.reindex(raw["image_id"]).to_numpy(dtype=float) if sizes is not None
+          else np.full((len(xyxy), 2), np.nan))  # the CSV's width/height columns, when it has them
+    reject_bad_boxes(xyxy, wh[:, 0], wh[:, 1], str(path))
     unknown = ~raw["image_id"].isin(known_ids)
     if unknown.any():
         pos = int(np.flatnonzero(unknown)[0])
@@ -100,7 +108,9 @@ def build_csv_index(csv_path: str | Path, root: str | Path,
     without ``patient_col`` every image counts as its own patient (logged).
     """
     opts = opts or TableOptions()
-    csv_path, root = Path(csv_path).resolve(), Path(root).resolve()
+    if not opts.label_sep:
+        raise InputError("--label-sep must not be empty (labels are split on it, e.g. '|')")
+    csv_path, root = resolved(csv_path, "--csv"), resolved(root, "--root")
     if not root.is_dir():
         raise InputError(f"--root {root} is not a directory")
     raw = _read(csv_path)
@@ -127,7 +137,7 @@ def build_csv_index(csv_path: str | Path, root: str | Path,
         return raw[name].str.strip() if name in raw.columns else None
 
     fu = opt_col("follow_up")
-    images["follow_up"] = pd.to_numeric(fu, errors="coerce").astype("Int64") if fu is not None else pd.NA
+    images["follow_up"] = whole_numbers(fu, str(csv_path), "follow_up") if fu is not None else pd.NA
     age = opt_col("age")
     images["age"] = parse_ages(age, str(csv_path)) if age is not None else np.nan
     for name in ("sex", "view"):
@@ -151,7 +161,8 @@ def build_csv_index(csv_path: str | Path, root: str | Path,
         split_source = "carved"
     check_patient_leakage(images, str(csv_path))
     if opts.boxes is not None:
-        boxes = read_boxes_csv(Path(opts.boxes).resolve(), images["image_id"])
+        boxes = read_boxes_csv(resolved(opts.boxes, "--boxes"), images["image_id"],
+                               sizes=images.set_index("image_id")[["meta_w", "meta_h"]])
         outside = ~boxes["image_id"].map(images.set_index("image_id")["split"]).eq("test")
         if outside.any():
             log.warning("%s: %d box image(s) are not in the test split; evaluate localization on test boxes only",

@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from agcl.boxes.geometry import BOX_COLUMNS
-from agcl.errors import InputError
+from agcl.errors import InputError, one_line
 from agcl.io import atomic_path, write_with_atomic
 from agcl.labels import LABELS
+from agcl.paths import regular_file
 
 log = logging.getLogger(__name__)
 PREDICTIONS = "predictions.csv"
@@ -49,9 +51,9 @@ def read_predictions(directory_or_file, labels=LABELS) -> pd.DataFrame:
     """Read and validate ``predictions.csv``. Returns a DataFrame ``image_id`` + label columns (float)."""
     path = Path(directory_or_file)
     path = path / PREDICTIONS if path.is_dir() else path
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise InputError(f"predictions not found: {path}")
-    df = pd.read_csv(path, dtype={"image_id": str})
+    df = read_table(path, "predictions", {"image_id": str})
     missing = [c for c in ("image_id", *labels) if c not in df.columns]
     if missing:
         raise InputError(f"{path}: missing columns {missing}")
@@ -94,18 +96,49 @@ def read_heatmaps(directory, mmap: bool = True) -> tuple[list[str], np.ndarray]:
     directory = Path(directory)
     npy, ids_path = directory / HEATMAPS, directory / HEATMAP_IDS
     for p in (npy, ids_path):
-        if not p.is_file():
+        if not os.path.lexists(p):
             raise InputError(f"heatmaps not found: {p}")
-    try:
-        arr = np.load(npy, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except ValueError as exc:
-        raise InputError(f"{npy}: not a valid .npy array ({exc})") from None
-    ids = pd.read_csv(ids_path, dtype={"image_id": str})
+    arr = read_npy(npy, "heatmaps", ndim=4, mmap=mmap)
+    ids = read_table(ids_path, "heatmap ids", {"image_id": str})
     if "image_id" not in ids.columns:
         raise InputError(f"{ids_path}: missing column 'image_id'")
-    if arr.ndim != 4 or arr.shape[0] != len(ids):
+    if arr.shape[0] != len(ids):
         raise InputError(f"{npy}: shape {arr.shape} does not fit {len(ids)} ids in {ids_path}")
+    if ids["image_id"].duplicated().any():
+        raise InputError(f"{ids_path}: duplicate image_id {ids.loc[ids['image_id'].duplicated(), 'image_id'].iloc[0]!r}")
     return ids["image_id"].tolist(), arr
+
+
+def read_table(path: Path, what: str, dtype: dict | None = None, **kwargs) -> pd.DataFrame:
+    """A CSV artifact as a DataFrame; a missing, special, empty or malformed file is an InputError naming it."""
+    regular_file(path, what)
+    try:
+        return pd.read_csv(path, dtype=dtype, **kwargs)
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable {what} table ({one_line(str(exc), 200)})") from None
+
+
+def read_npy(path: Path, what: str, *, ndim: int | None = None, mmap: bool = False) -> np.ndarray:
+    """A float ``.npy`` artifact, checked: no pickles, a float dtype, ``ndim`` dimensions and only finite
+    values (a NaN map would score as "no detection" and lower recall silently).
+
+    Shapes: returns the stored array (memory-mapped when ``mmap``).
+    """
+    regular_file(path, what)
+    try:
+        arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(f"{path}: not a valid .npy array ({one_line(str(exc), 200)})") from None
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind != "f":
+        raise InputError(f"{path}: expected a float array, got {getattr(arr, 'dtype', type(arr).__name__)}")
+    if ndim is not None and arr.ndim != ndim:
+        raise InputError(f"{path}: expected {ndim} dimensions, got shape {arr.shape}")
+    finite = np.isfinite(arr)
+    if not finite.all():
+        first = np.unravel_index(int(np.argmin(finite.reshape(-1))), arr.shape)
+        raise InputError(f"{path}: {int((~finite).sum())} value(s) are NaN or infinite (first at {tuple(map(int, first))}); "
+                         "recompute the stage")
+    return arr
 
 
 def write_boxes(path, boxes: pd.DataFrame) -> Path:
@@ -118,9 +151,9 @@ def write_boxes(path, boxes: pd.DataFrame) -> Path:
 def read_boxes(path) -> pd.DataFrame:
     """Read a box table written by :func:`write_boxes`."""
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise InputError(f"boxes not found: {path}")
-    df = pd.read_csv(path, dtype={"image_id": str, "label": str})
+    df = read_table(path, "boxes", {"image_id": str, "label": str})
     missing = [c for c in ("image_id", "label", *BOX_COLUMNS) if c not in df.columns]
     if missing:
         raise InputError(f"{path}: missing columns {missing}")

@@ -14,6 +14,7 @@ See docs/evaluation.md ("Calibration split").
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -50,9 +51,11 @@ def read_calibration_file(path: Path, box_images: pd.DataFrame) -> pd.DataFrame:
     Raises:
         InputError: missing file/column, an id that is not a test box image, or a patient in both parts.
     """
-    if not path.is_file():
+    from agcl.evaluation.artifacts import read_table
+
+    if not os.path.lexists(path):
         raise InputError(f"calibration file not found: {path}")
-    ids = pd.read_csv(path, dtype={"image_id": str})
+    ids = read_table(Path(path), "calibration", {"image_id": str})
     if "image_id" not in ids.columns:
         raise InputError(f"{path}: missing column 'image_id'")
     out = box_images[["image_id", "patient_id"]].drop_duplicates("image_id").reset_index(drop=True)

@@ -10,11 +10,11 @@ See docs/evaluation.md for what each setting means.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 
 from agcl.boxes.generators import GENERATORS, NORMALIZATIONS, UPSAMPLE, BoxSettings
 from agcl.config import did_you_mean
+from agcl.config.ranges import BOOTSTRAP, OVERLAP_T, PIXELS, SEED, UNIT, Range, check
 from agcl.errors import ConfigError
 from agcl.evaluation.localization import CRITERIA, SCOPES
 
@@ -64,12 +64,17 @@ def check_choice(option: str, value, allowed) -> None:
         raise ConfigError(f"--{option} {value!r} is not one of {list(allowed)}{did_you_mean(value, allowed)}")
 
 
-def check_range(option: str, value: float, low: float, high: float, *, high_open: bool = False) -> None:
-    """Raise a ConfigError naming ``--option`` for NaN or a value outside [low, high] ([low, high) if ``high_open``)."""
-    ok = math.isfinite(value) and low <= value and (value < high if high_open else value <= high)
-    if not ok:
-        bound = f"[{low:g}, {high:g})" if high_open else f"[{low:g}, {high:g}]"
-        raise ConfigError(f"--{option} must be in {bound}, got {value!r}")
+#: The range of each numeric option (the ``eval`` config section checks ``t`` and ``bootstrap`` with the same).
+RANGES: dict[str, Range] = {
+    "t": OVERLAP_T, "threshold": UNIT, "bootstrap": BOOTSTRAP, "upsample-size": PIXELS,
+    "calibration-fraction": Range(0, 1, high_open=True), "pointing-tolerance": PIXELS, "seed": SEED,
+    "control-size": PIXELS,
+}
+
+
+def check_range(option: str, value: float) -> None:
+    """Raise a ConfigError naming ``--option`` for NaN or a value outside its :data:`RANGES` entry."""
+    check(f"--{option}", value, RANGES[option])
 
 
 def eval_settings(*, generator: str = "wang2017", t: float = 0.25, criterion: str = "iobb",
@@ -87,11 +92,10 @@ def eval_settings(*, generator: str = "wang2017", t: float = 0.25, criterion: st
                                    ("normalization", normalization, NORMALIZATIONS),
                                    ("connectivity", connectivity, (4, 8)), ("heatmap", heatmap, HEATMAP_SOURCES)):
         check_choice(option, value, allowed)
-    for option, value, low, high in (("t", t, 0, 1), ("threshold", threshold, 0, 1), ("bootstrap", bootstrap, 0, 100_000),
-                                     ("upsample-size", upsample_size, 0, 4096),
-                                     ("calibration-fraction", calibration_fraction, 0, 1),
-                                     ("pointing-tolerance", pointing_tolerance, 0, 4096)):
-        check_range(option, value, low, high, high_open=option in ("t", "calibration-fraction"))
+    for option, value in (("t", t), ("threshold", threshold), ("bootstrap", bootstrap), ("seed", seed),
+                          ("upsample-size", upsample_size), ("calibration-fraction", calibration_fraction),
+                          ("pointing-tolerance", pointing_tolerance)):
+        check_range(option, value)
     boxes = BoxSettings(generator=generator, upsample=upsample, upsample_size=upsample_size,
                         connectivity=connectivity, normalization=normalization)
     return EvalSettings(boxes=boxes, t=t, criterion=criterion, scope=scope, threshold=threshold, bootstrap=bootstrap,

@@ -151,6 +151,18 @@ def _pointing_wide(results: list[ModelResult]) -> pd.DataFrame:
     return out
 
 
+#: Files ``agcl evaluate`` writes into its output folder (plus one :func:`boxes_file_name` per model).
+EVAL_OUTPUTS: tuple[str, ...] = ("auc.csv", "localization.csv", "wang.csv", "iou.csv", "pointing.csv", "maxboxacc.csv",
+                                 "maxboxacc_curve.csv", "auc_diff.csv", "summary.json", "summary.md",
+                                 "calibration_split.csv", "calibration_grid.csv", "calibrated.csv",
+                                 "calibration.json")
+
+
+def boxes_file_name(model: str) -> str:
+    """``boxes_<model>.csv`` with the model name made safe for a file name."""
+    return "boxes_" + "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in model)[:150] + ".csv"
+
+
 def write_tables(out_dir, results: list[ModelResult], settings: dict, context: dict) -> list[Path]:
     """Write ``auc.csv``, ``localization.csv``, ``wang.csv``, ``iou.csv``, ``pointing.csv``, ``maxboxacc.csv``,
     ``maxboxacc_curve.csv``, ``summary.json``, ``summary.md`` and ``boxes_<model>.csv`` into ``out_dir`` (atomic),
@@ -170,9 +182,9 @@ def write_tables(out_dir, results: list[ModelResult], settings: dict, context: d
         write_with_atomic(out / "auc_diff.csv", lambda tmp: df.to_csv(tmp, index=False, float_format="%.6g"))
         written.append(out / "auc_diff.csv")
     for r in results:
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in r.name)
-        write_with_atomic(out / f"boxes_{safe}.csv", lambda tmp, r=r: r.boxes.to_csv(tmp, index=False, float_format="%.4f"))
-        written.append(out / f"boxes_{safe}.csv")
+        name = boxes_file_name(r.name)
+        write_with_atomic(out / name, lambda tmp, r=r: r.boxes.to_csv(tmp, index=False, float_format="%.4f"))
+        written.append(out / name)
     payload = {"settings": settings, "context": context,
                "models": {r.name: {"info": r.info, **{a: getattr(r, a).to_dict(orient="records")
                                                      for a in ("auc", "localization", "wang", "iou", "pointing",
@@ -180,7 +192,7 @@ def write_tables(out_dir, results: list[ModelResult], settings: dict, context: d
                           for r in results}}
     if not paired.empty:
         payload["auc_diff"] = paired.to_dict(orient="records")
-    write_json_atomic(out / "summary.json", _nan_to_none(payload))
+    write_json_atomic(out / "summary.json", payload)
     write_text_atomic(out / "summary.md", summary_markdown(results, settings, context))
     return [*written, out / "summary.json", out / "summary.md"]
 
@@ -210,17 +222,5 @@ def write_calibration(out_dir, results: list[ModelResult], split: pd.DataFrame, 
     counts = split.groupby("part").agg(images=("image_id", "size"), patients=("patient_id", "nunique"))
     payload = {"split": {**how, "by": "patient", **{k: v for k, v in counts.to_dict(orient="index").items()}},
                "models": {r.name: r.calibration.info for r in results if r.calibration is not None}}
-    write_json_atomic(out / "calibration.json", _nan_to_none(payload))
+    write_json_atomic(out / "calibration.json", payload)
     return [*written, out / "calibration.json"]
-
-
-def _nan_to_none(obj):
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _nan_to_none(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_nan_to_none(v) for v in obj]
-    if hasattr(obj, "item"):
-        return _nan_to_none(obj.item())
-    return obj

@@ -6,6 +6,7 @@ the caller decides the exit code from ``result.failures``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Sequence
@@ -42,6 +43,8 @@ class _OverlayWriter:
 
     def _stem(self, image: str) -> str:
         stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(image).stem) or "image"
+        if len(stem.encode()) > 120:  # file names are at most 255 bytes: keep room for "__<label>_<n>.png"
+            stem = stem[:80] + "-" + hashlib.sha1(stem.encode()).hexdigest()[:10]
         n = self.used.get(stem, 0) + 1
         self.used[stem] = n
         return stem if n == 1 else f"{stem}_{n}"
@@ -92,9 +95,11 @@ def predict_paths(
 
     check_choice("heatmap", heatmap, HEATMAP_SOURCES)
     check_choice("generator", generator, GENERATORS)
-    for option, value, low in (("batch size", batch_size, 1), ("box grid", box_grid, 0), ("workers", workers, 0)):
-        if value < low:
-            raise ConfigError(f"{option} must be >= {low}, got {value}")
+    from agcl.config.ranges import AT_LEAST_ONE, PIXELS, UNIT, WORKERS, check
+
+    for option, value, allowed in (("--batch-size", batch_size, AT_LEAST_ONE), ("--box-grid", box_grid, PIXELS),
+                                   ("--workers", workers, WORKERS), ("--box-threshold", box_threshold, UNIT)):
+        check(option, value, allowed)
     files, failures = scan_inputs(inputs)
     for f in failures:
         log.warning("rejected: %s", f.error)
@@ -108,6 +113,15 @@ def predict_paths(
 
     def flush() -> None:
         probs, cams = predict_batch(loaded, np.stack([b.resized for b in batch]), heatmap)
+        finite = np.isfinite(probs).all(axis=1) & np.isfinite(cams.reshape(len(batch), -1)).all(axis=1)
+        if not finite.all():  # never written as a result: NaN probabilities would read as "no finding"
+            for item in (b for b, ok in zip(batch, finite, strict=True) if not ok):
+                failures.append(Failure(item.image, f"{item.image}: the network gave NaN or infinite outputs"))
+                log.warning("rejected: %s: the network gave NaN or infinite outputs", item.image)
+            probs, cams = probs[finite], cams[finite]
+            batch[:] = [b for b, ok in zip(batch, finite, strict=True) if ok]
+            if not batch:
+                return
         names = [b.image for b in batch]
         widths = np.array([b.width for b in batch], dtype=np.float64)
         heights = np.array([b.height for b in batch], dtype=np.float64)
@@ -148,20 +162,6 @@ def predict_paths(
     return PredictionSet(probabilities, boxes, heatmaps, fail_df, info)
 
 
-def clear_overlays(folder: Path) -> None:
-    """Remove a previous run's overlay PNGs (and the folder when nothing else is in it), so a reused
-    output folder never mixes two runs."""
-    if not folder.is_dir():
-        return
-    stale = list(folder.glob("*.png"))
-    for png in stale:
-        png.unlink()
-    if stale:
-        log.info("removed %d overlay(s) of a previous run from %s", len(stale), folder)
-    if not any(folder.iterdir()):
-        folder.rmdir()
-
-
 def predict_checkpoint(
     checkpoint: str | os.PathLike[str],
     inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
@@ -182,21 +182,30 @@ def predict_checkpoint(
     This is what ``agcl predict`` and :func:`agcl.predict` run. Rejected inputs are listed in
     ``result.failures`` (and ``failures.csv``); they never stop the others.
     """
-    from agcl.inference.outputs import write_outputs
+    from agcl.inference.outputs import check_out_dir, claim_out_dir, clear_overlays, write_outputs
     from agcl.inference.predictor import resolve_out
+    from agcl.runlock import folder_lock
 
     if isinstance(inputs, str | os.PathLike):
         inputs = [inputs]
+    inputs = list(inputs)
     out_dir = resolve_out(out) if out is not None else None
     if overlays and out_dir is None:
         raise ConfigError("overlays need an output folder (out=...)")
+    if out_dir is not None:
+        check_out_dir(out_dir, inputs, checkpoint, overlays)
     loaded = load_model(checkpoint, device)
-    if out_dir is not None:
+
+    def run() -> PredictionSet:
+        return predict_paths(loaded, inputs, batch_size=batch_size, generator=generator, box_threshold=box_threshold,
+                             box_grid=box_grid, workers=workers, progress=progress, heatmap=heatmap,
+                             overlay_dir=(out_dir / "overlays") if overlays and out_dir is not None else None)
+
+    if out_dir is None:
+        return run()
+    with folder_lock(out_dir):
+        claim_out_dir(out_dir)
         clear_overlays(out_dir / "overlays")
-    result = predict_paths(loaded, list(inputs), batch_size=batch_size, generator=generator,
-                           box_threshold=box_threshold, box_grid=box_grid, workers=workers, progress=progress,
-                           heatmap=heatmap,
-                           overlay_dir=(out_dir / "overlays") if overlays and out_dir is not None else None)
-    if out_dir is not None:
+        result = run()
         write_outputs(result, out_dir)
     return result

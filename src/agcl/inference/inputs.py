@@ -66,7 +66,11 @@ def scan_inputs(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], li
         elif path.is_file():
             found = [path]
         else:
-            failures.append(Failure(str(path), f"{path}: no such file or folder"))
+            from agcl.paths import file_problem
+
+            problem = file_problem(path)
+            reason = "no such file or folder" if problem in (None, "not found") else problem
+            failures.append(Failure(str(path), f"{path}: {reason}"))
             continue
         for p in found:
             key = p.resolve()

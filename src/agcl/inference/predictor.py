@@ -48,11 +48,11 @@ def load_model(checkpoint: str | os.PathLike[str], device: str = "auto") -> Load
         InputError: unreadable/incompatible checkpoint, or one whose state_dict does not fit its spec.
     """
     from agcl.models import build_model
-    from agcl.train.checkpoint import load_checkpoint
+    from agcl.train.checkpoint import checked_spec, load_checkpoint
     from agcl.train.device import resolve_device
 
     payload = load_checkpoint(checkpoint, expect_kind=("multilabel", "two_path"))
-    spec = dict(payload["model_spec"])
+    spec = checked_spec(checkpoint, payload)
     model = build_model(spec, pretrained="none")
     try:
         model.load_state_dict(payload["model"])

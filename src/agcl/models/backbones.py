@@ -158,12 +158,14 @@ def _hub_file(weights_enum: str) -> Path | None:
 
 def read_state_file(path: Path) -> dict[str, torch.Tensor]:
     """A state dict from a weights file (``weights_only``), without ``module.`` prefixes or classifier keys."""
-    if not path.is_file():
-        raise InputError(f"backbone weights not found: {path}")
+    from agcl.paths import regular_file
+    from agcl.train.checkpoint import load_error
+
+    regular_file(path, "backbone weights")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise InputError(f"cannot read backbone weights {path}: {exc}") from None
+        raise InputError(f"cannot read backbone weights {path}: {load_error(exc)}") from None
     for key in ("state_dict", "model"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]

@@ -22,6 +22,47 @@ def _choice(spec: dict, key: str, allowed, default: str) -> str:
     return value
 
 
+def normalize_spec(spec: dict) -> dict:
+    """The spec :func:`build_model` builds, with defaults filled in and every value checked, without
+    building anything (what ``agcl run`` checks before it starts and what a checkpoint is checked with).
+
+    Raises:
+        ConfigError: an unknown kind/backbone/choice, an image size outside [8, 4096], an output stride
+            the backbone does not have, or an image size the stride does not divide.
+    """
+    from agcl.config.ranges import IMAGE_SIZE, POSITIVE, check
+
+    if not isinstance(spec, dict):
+        raise ConfigError(f"model spec must be a mapping, got {type(spec).__name__}")
+    kind = _choice(spec, "kind", tuple(KINDS), "multilabel")
+    backbone = _choice(spec, "backbone", BACKBONES, "resnet50")
+    try:
+        num_classes = int(spec.get("num_classes", 2 if kind == "binary" else 14))
+        image_size = int(spec.get("image_size", 512))
+    except (TypeError, ValueError):
+        raise ConfigError(f"model spec: num_classes and image_size must be integers, got "
+                          f"{spec.get('num_classes')!r}, {spec.get('image_size')!r}") from None
+    check("model spec image_size", image_size, IMAGE_SIZE)
+    check("model spec num_classes", num_classes, POSITIVE)
+    full = {"kind": kind, "backbone": backbone, "num_classes": num_classes, "image_size": image_size,
+            "pretrained": str(spec.get("pretrained", "none"))}
+    requested = spec.get("output_stride")
+    if requested is not None and (isinstance(requested, bool) or not isinstance(requested, int)):
+        raise ConfigError(f"model spec: output_stride must be an integer or null, got {requested!r}")
+    stride, _ = feature_geometry(backbone, requested)
+    full["output_stride"] = stride
+    if backbone.startswith("efficientnet_lite") and full["image_size"] % stride:  # TF-SAME padding: see feature_geometry
+        raise ConfigError(f"data.image_size={full['image_size']} is not a multiple of the output stride {stride} "
+                          f"of backbone {backbone} (the CAM frame needs whole feature cells)")
+    if kind == "binary":
+        if full["num_classes"] != 2:
+            raise ConfigError(f"model spec: a binary net has num_classes=2, got {full['num_classes']}")
+        full["cam"] = _choice(spec, "cam", _CHOICES["cam"], "difference")
+    if kind == "two_path":
+        full["regression"] = _choice(spec, "regression", _CHOICES["regression"], "conv1x1")
+    return full
+
+
 def build_model(spec: dict, *, pretrained: str | None = None, seed: int | None = None) -> CamNet:
     """Build a network from a spec.
 
@@ -40,21 +81,8 @@ def build_model(spec: dict, *, pretrained: str | None = None, seed: int | None =
     Returns:
         The network; ``model.spec`` is the normalised spec (with defaults filled in).
     """
-    kind = _choice(spec, "kind", tuple(KINDS), "multilabel")
-    backbone = _choice(spec, "backbone", BACKBONES, "resnet50")
-    full = {"kind": kind, "backbone": backbone, "num_classes": int(spec.get("num_classes", 2 if kind == "binary" else 14)),
-            "image_size": int(spec.get("image_size", 512)), "pretrained": str(spec.get("pretrained", "none"))}
-    stride, _ = feature_geometry(backbone, spec.get("output_stride"))
-    full["output_stride"] = stride
-    if backbone.startswith("efficientnet_lite") and full["image_size"] % stride:  # TF-SAME padding: see feature_geometry
-        raise ConfigError(f"data.image_size={full['image_size']} is not a multiple of the output stride {stride} "
-                          f"of backbone {backbone} (the CAM frame needs whole feature cells)")
-    if kind == "binary":
-        if full["num_classes"] != 2:
-            raise ConfigError(f"model spec: a binary net has num_classes=2, got {full['num_classes']}")
-        full["cam"] = _choice(spec, "cam", _CHOICES["cam"], "difference")
-    if kind == "two_path":
-        full["regression"] = _choice(spec, "regression", _CHOICES["regression"], "conv1x1")
+    full = normalize_spec(spec)
+    kind, backbone, stride = full["kind"], full["backbone"], full["output_stride"]
     init = pretrained if pretrained is not None else full["pretrained"]
     with torch.random.fork_rng(devices=[], enabled=seed is not None):
         if seed is not None:

@@ -70,7 +70,7 @@ def run_curriculum(ctx: RunContext, sdir: Path, source_ckpt: Path, round_: int) 
         log.info("curriculum round %d: %s [%d/%d]", round_, label, i, len(todo))
 
         def work(label=label, ldir=ldir) -> dict:
-            summary = _run_label(ctx, ldir, label, source_ckpt, round_, alone)
+            summary = {**_run_label(ctx, ldir, label, source_ckpt, round_, alone), **ctx.fingerprints()}
             if alone.dist.is_main:
                 write_json_atomic(ldir / "summary.json", summary)
             return summary

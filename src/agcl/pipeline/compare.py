@@ -11,16 +11,17 @@ AGL-like seeds).
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from agcl.evaluation.artifacts import read_table
 from agcl.io import write_text_atomic, write_with_atomic
 from agcl.labels import LABELS
 from agcl.pipeline.context import RunContext
+from agcl.pipeline.stages import read_done
 
 log = logging.getLogger(__name__)
 
@@ -195,10 +196,11 @@ def seed_statistics(seed_dirs: list[tuple[str, Path]]) -> pd.DataFrame:
     """Long table: round, label, S1, S2, AGL, total, with_truth, mean_iobb, hit_rate."""
     frames = []
     for name, sdir in seed_dirs:
-        counts = pd.read_csv(sdir / "counts.csv")
+        counts = read_table(sdir / "counts.csv", "seed counts")
         diag_path = sdir / "diagnostics.csv"
         if diag_path.is_file():
-            counts = counts.merge(pd.read_csv(diag_path).drop(columns="seeds"), on="label", how="left")
+            counts = counts.merge(read_table(diag_path, "seed diagnostics").drop(columns="seeds", errors="ignore"),
+                                  on="label", how="left")
         counts.insert(0, "round", name)
         frames.append(counts)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -208,8 +210,8 @@ def seed_overview(seed_dirs: list[tuple[str, Path]]) -> pd.DataFrame:
     """One row per seed stage: total seeds, by rule, and overall seed-box quality."""
     rows = []
     for name, sdir in seed_dirs:
-        done = json.loads((sdir / "DONE").read_text(encoding="utf-8")) if (sdir / "DONE").is_file() else {}
-        counts = pd.read_csv(sdir / "counts.csv")
+        done = read_done(sdir) if (sdir / "DONE").is_file() else {}
+        counts = read_table(sdir / "counts.csv", "seed counts")
         diag = done.get("diagnostics") or {}
         rows.append({"round": name, "seeds": int(counts["total"].sum()), "S1": int(counts["S1"].sum()),
                      "S2": int(counts["S2"].sum()), "AGL": int(counts["AGL"].sum()),

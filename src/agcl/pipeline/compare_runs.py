@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from agcl.errors import ConfigError, InputError
 from agcl.evaluation.paired import COUNTS, mean_sd
@@ -61,10 +60,10 @@ def open_run(path: Path) -> FinishedRun:
         raise InputError(f"{path} is not an agcl run directory (no config.yaml)")
     if not (path / "eval" / "DONE").is_file():
         raise InputError(f"{path} has not finished (no eval/DONE); finish it with the same `agcl run` command")
-    try:
-        config = flatten(yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {})
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path / 'config.yaml'}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    from agcl.config.loader import read_yaml
+
+    raw = read_yaml(path / "config.yaml", "run config")  # one line naming the file, line and column
+    config = flatten(raw if isinstance(raw, dict) else {})
     auc = _read(path / "eval" / "auc.csv", ("model",))
     sources = auc.drop_duplicates("model").set_index("model")["source"] if "source" in auc else pd.Series(dtype=str)
     models = {str(m): str(sources.get(m, _stage_of(str(m)))) for m in dict.fromkeys(auc["model"])}

@@ -12,9 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agcl.boxes.geometry import MAX_COORD, box_problems
 from agcl.config import to_dict
-from agcl.errors import InputError
+from agcl.errors import InputError, one_line
 from agcl.labels import LABELS, UnknownLabelError, canonical_label
+from agcl.paths import regular_file
 from agcl.pipeline.settings import PipelineConfig
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,12 @@ class RunContext:
 
         return setup_runtime(self.cfg.runtime, self.cfg.model.backbone)
 
+    def fingerprints(self) -> dict[str, str | None]:
+        """What a finished stage records in its DONE: the index and image cache it read
+        (:func:`agcl.fingerprints.check_run_stages` refuses to reuse it once either changes)."""
+        return {"index_fingerprint": self.index.fingerprint,
+                "cache_fingerprint": self.cache.info.get("content_fingerprint")}
+
     def config_dict(self) -> dict[str, Any]:
         return to_dict(self.cfg)
 
@@ -114,7 +122,7 @@ class RunContext:
         return feature_geometry(self.cfg.model.backbone, self.cfg.model.output_stride)
 
 
-def load_severity(path: Path, known_ids: set[str]) -> pd.DataFrame:
+def load_severity(path: Path, known_ids: set[str] | None) -> pd.DataFrame:
     """Read a severity table and join it to images.
 
     Accepts the miner's table (``id,label,status,severity[,evidence]``, where ``id`` is the image id —
@@ -124,10 +132,11 @@ def load_severity(path: Path, known_ids: set[str]) -> pd.DataFrame:
     Raises:
         InputError: unreadable file, missing columns, unknown label/status/severity (naming the row).
     """
+    regular_file(path, "severity table (source.severity)")
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read severity table {path}: {exc}") from None
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read severity table {path}: {one_line(str(exc), 300)}") from None
     if "image_id" not in df.columns and "id" in df.columns:
         df = df.rename(columns={"id": "image_id"})
     missing = [c for c in SEVERITY_COLUMNS if c not in df.columns]
@@ -149,6 +158,8 @@ def load_severity(path: Path, known_ids: set[str]) -> pd.DataFrame:
             raise InputError(f"{path} row {row + 2}: invalid {col} {df[col].iloc[row]!r} "
                              f"(expected one of {sorted(a for a in allowed if a)})")
     df["severity"] = df["severity"].replace("", "none")
+    if known_ids is None:
+        return df.reset_index(drop=True)
     keep = df["image_id"].isin(known_ids)
     if (~keep).any():
         log.info("severity table %s: %d of %d rows name images outside the index (ignored)", path,
@@ -158,17 +169,25 @@ def load_severity(path: Path, known_ids: set[str]) -> pd.DataFrame:
 
 def load_truth(path: Path) -> pd.DataFrame:
     """Read a diagnostic truth box CSV ``image_id,label,x0,y0,x1,y1`` (extra columns ignored)."""
+    regular_file(path, "truth box file (source.truth_boxes)")
     try:
         df = pd.read_csv(path, dtype={"image_id": str, "label": str})
-    except (OSError, pd.errors.ParserError) as exc:
-        raise InputError(f"cannot read truth boxes {path}: {exc}") from None
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read truth boxes {path}: {one_line(str(exc), 300)}") from None
     need = ["image_id", "label", "x0", "y0", "x1", "y1"]
     missing = [c for c in need if c not in df.columns]
     if missing:
         raise InputError(f"truth box file {path} lacks column(s) {missing}")
     df = df[need].copy()
     try:
-        df["label"] = [canonical_label(x) for x in df["label"]]
+        df["label"] = [canonical_label(str(x)) for x in df["label"]]
     except UnknownLabelError as exc:
         raise InputError(f"{path}: {exc}") from None
+    xyxy = df[["x0", "y0", "x1", "y1"]].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    bad = box_problems(xyxy)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{path} row {row + 2}: box {xyxy[row].tolist()} needs finite coordinates with x1 > x0, "
+                         f"y1 > y0, within ±{MAX_COORD:g} pixels")
+    df[["x0", "y0", "x1", "y1"]] = xyxy
     return df

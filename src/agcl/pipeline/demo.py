@@ -90,6 +90,13 @@ def run_demo(run_dir: Path, data_dir: Path, *, quick: bool, overrides: list[str]
              seeds: list[int] | None = None) -> dict:
     """The whole demo; returns ``compare`` (the multi-seed comparison folder; None for ``--quick``, which
     is one run in ``run_dir``), ``summaries`` (stage summaries per seed) and ``timing`` (seconds per step)."""
+    from agcl.runlock import folder_lock
+
+    run_dir, data_dir = Path(run_dir), Path(data_dir)
+    if data_dir.absolute() == run_dir.absolute() or run_dir.absolute() in data_dir.absolute().parents or \
+            data_dir.absolute() in run_dir.absolute().parents:
+        raise InputError(f"--data-dir {data_dir} and --run-dir {run_dir} must be separate folders (neither inside "
+                         "the other)")
     from agcl.pipeline.driver import load_pipeline_config, run_pipeline
     from agcl.pipeline.multiseed import run_training_seeds
 
@@ -98,16 +105,20 @@ def run_demo(run_dir: Path, data_dir: Path, *, quick: bool, overrides: list[str]
     base = load_pipeline_config(packaged_config("demo"), overrides)
     n, size = DEMO_PHANTOM["quick" if quick else "full"]
     seeds = [DEMO_SEEDS[0]] if quick else list(seeds or DEMO_SEEDS)
-    t0 = time.perf_counter()
-    phantom = ensure_phantom(data_dir, n, size, base.runtime.seed)
-    timing["synthesize"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    severity = ensure_severity(phantom, data_dir / "severity.csv")
-    timing["mine"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    index_dir = ensure_index(phantom, data_dir / "index", base.runtime.seed)
-    cache_dir = ensure_cache(index_dir, base.data.image_size, base.runtime.progress)
-    timing["index+prepare"] = time.perf_counter() - t0
+    for folder, what in ((run_dir, "--run-dir"), (data_dir, "--data-dir")):
+        if folder.exists() and not folder.is_dir():
+            raise InputError(f"{what} {folder} exists and is not a folder")
+    with folder_lock(data_dir):  # the run directory is locked by run_pipeline / run_training_seeds
+        t0 = time.perf_counter()
+        phantom = ensure_phantom(data_dir, n, size, base.runtime.seed)
+        timing["synthesize"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        severity = ensure_severity(phantom, data_dir / "severity.csv")
+        timing["mine"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        index_dir = ensure_index(phantom, data_dir / "index", base.runtime.seed)
+        cache_dir = ensure_cache(index_dir, base.data.image_size, base.runtime.progress)
+        timing["index+prepare"] = time.perf_counter() - t0
     quick_sets = ["optim.max_epochs=2", "refine_train.max_epochs=1", "refine.rounds=1",
                   "curriculum.epochs_per_stage=1"] if quick else []
     sets = [f"data.index_dir={index_dir.resolve()}", f"data.cache_dir={cache_dir.resolve()}",

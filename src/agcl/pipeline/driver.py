@@ -17,12 +17,15 @@ others run on rank 0 (docs/pipeline.md, "Under torchrun").
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
 from agcl.config import dump_config, load_config, to_dict
-from agcl.errors import ConfigError
+from agcl.errors import ConfigError, short_repr
+from agcl.fingerprints import check_run_stages
 from agcl.io import write_text_atomic
+from agcl.paths import remove_own
 from agcl.pipeline.context import RunContext
 from agcl.pipeline.settings import PipelineConfig
 from agcl.pipeline.stages import Stage, execute, stage_dir
@@ -52,6 +55,35 @@ def flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def saved_config(path: Path, schema: type) -> dict:
+    """A run's ``config.yaml`` read through ``schema``, flattened to ``{"section.key": value}``.
+
+    A key the file lacks (it was written by an older agcl) takes the value the section declares in its
+    ``ABSENT`` class attribute (what that agcl did before the key existed), else today's default, so a
+    new key that keeps the old behaviour never blocks a resume and one that changes numbers does.
+    Renamed keys are read under their new names (``RENAMED``).
+    """
+    import dataclasses
+
+    from agcl.config import from_dict
+    from agcl.config.loader import read_yaml
+
+    raw = read_yaml(path, "run config")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} is not a config (a mapping); use a new --run-dir or --fresh")
+    try:
+        cfg = from_dict(schema, raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{path} cannot be read by this agcl ({exc}); use a new --run-dir or --fresh") from None
+    flat = flatten(to_dict(cfg))
+    for f in dataclasses.fields(schema):
+        written = raw.get(f.name)
+        for key, value in getattr(type(getattr(cfg, f.name)), "ABSENT", {}).items():
+            if not isinstance(written, dict) or key not in written:
+                flat[f"{f.name}.{key}"] = value
+    return flat
+
+
 def config_differences(old: dict, new: dict, ignore=()) -> list[str]:
     """Flattened keys whose values differ between two configs, except :data:`RESUME_SAFE` and ``ignore``.
 
@@ -68,20 +100,17 @@ def check_resume_config(run_dir: Path, cfg: PipelineConfig) -> None:
     """Refuse to continue a run directory with a config that would change its numbers.
 
     A setting the saved config does not name (it was written before the setting existed) counts as its
-    default value.
+    default value, or as the section's ``ABSENT`` entry (:func:`saved_config`).
     """
-    import yaml
-
     path = run_dir / "config.yaml"
-    if not path.is_file():
+    if not os.path.lexists(path):
         return
-    old = flatten(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-    new = flatten(to_dict(cfg))
+    old, new = saved_config(path, type(cfg)), flatten(to_dict(cfg))
     diff = config_differences(old, new)
     if diff:
-        shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:4])
+        shown = ", ".join(f"{k}: {short_repr(old.get(k))} -> {short_repr(new.get(k))}" for k in diff[:4])
         raise ConfigError(f"run directory {run_dir} was started with another config ({shown}"
-                          f"{', …' if len(diff) > 4 else ''}); use a new --run-dir or the same settings")
+                          f"{', …' if len(diff) > 4 else ''}); use a new --run-dir, the same settings, or --fresh")
 
 
 def build_stages(ctx: RunContext) -> list[Stage]:
@@ -132,15 +161,18 @@ def build_stages(ctx: RunContext) -> list[Stage]:
     stages.append(Stage("eval", tuple(s for _, s in models) + tuple(s for _, s in seed_stages),
                         lambda sd: run_compare(ctx, sd, [(n, d(s)) for n, s in models],
                                                [(n, d(s)) for n, s in seed_stages])))
-    return [_timed(s) for s in stages]
+    return [_timed(s, ctx) for s in stages]
 
 
-def _timed(stage: Stage) -> Stage:
+def _timed(stage: Stage, ctx: RunContext) -> Stage:
+    """The stage, timed, its DONE recording the index and cache it read (checked before a re-run skips it)."""
     def run(sd: Path, _f=stage.run) -> dict:
         t0 = time.perf_counter()
         out = _f(sd)
         out = dict(out or {})
         out["seconds"] = round(time.perf_counter() - t0, 2)
+        if stage.name not in ("index", "prepare"):  # those two build the index and the cache
+            out.update(ctx.fingerprints())
         log.info("stage %s finished in %.1f s", stage.name, out["seconds"])
         return out
 
@@ -173,43 +205,78 @@ def _prepare_stage(ctx: RunContext, sd: Path) -> dict:
 
 
 def make_context(cfg: PipelineConfig, run_dir: Path) -> RunContext:
-    run_dir = Path(run_dir).resolve()
+    from agcl.paths import resolved
+
+    run_dir = resolved(run_dir, "--run-dir")
     if cfg.data.index_dir:
-        index_dir = Path(cfg.data.index_dir).resolve()
-        cache_dir = (Path(cfg.data.cache_dir) if cfg.data.cache_dir
-                     else index_dir / f"cache_{cfg.data.image_size}").resolve()
+        index_dir = resolved(cfg.data.index_dir, "data.index_dir")
+        cache_dir = resolved(cfg.data.cache_dir if cfg.data.cache_dir else index_dir / f"cache_{cfg.data.image_size}",
+                             "data.cache_dir")
     else:
         index_dir = stage_dir(run_dir, "index")
-        cache_dir = (Path(cfg.data.cache_dir).resolve() if cfg.data.cache_dir
+        cache_dir = (resolved(cfg.data.cache_dir, "data.cache_dir") if cfg.data.cache_dir
                      else stage_dir(run_dir, "prepare") / f"cache_{cfg.data.image_size}")
     return RunContext(cfg=cfg, run_dir=run_dir, index_dir=index_dir, cache_dir=cache_dir)
 
 
-def run_pipeline(cfg: PipelineConfig, run_dir: Path, *, only: list[str] | None = None) -> dict:
+def run_pipeline(cfg: PipelineConfig, run_dir: Path, *, only: list[str] | None = None, fresh: bool = False,
+                 config_path: Path | None = None) -> dict:
     """Run (or resume) the whole pipeline in ``run_dir``; returns the stage summaries.
+
+    First :func:`agcl.pipeline.preflight.preflight` checks every input (nothing is written when it
+    fails); then rank 0 takes the run directory's lock (:mod:`agcl.runlock`) for the rest of the run,
+    ``fresh`` removes what a previous run wrote (:data:`agcl.pipeline.preflight.GENERATED`), the config
+    is checked against the one the run was started with, and ``config.yaml`` is written.
 
     Under torchrun every rank calls this (the process group is joined through ``ctx.env``); rank 0
     alone writes ``config.yaml``, ``pipeline.log`` and the stage outputs.
     """
     from agcl.environment import record_environment
     from agcl.pipeline.multiseed import is_multiseed
+    from agcl.pipeline.preflight import GENERATED, GENERATED_PATTERN, preflight
+    from agcl.runlock import folder_lock
 
     run_dir = Path(run_dir)
-    if is_multiseed(run_dir):
+    if is_multiseed(run_dir) and not fresh:
         raise ConfigError(f"{run_dir} holds several training seeds (multiseed.json): run it with --seeds, "
                           "or give one of its seed_<k> folders")
-    check_resume_config(run_dir, cfg)
     ctx = make_context(cfg, run_dir)
-    if (ctx.index_dir / "index.json").is_file():  # finished stages must come from this index
-        from agcl.fingerprints import check_run_stages
-
-        check_run_stages(run_dir, ctx.index.fingerprint)
+    preflight(ctx, config_path)
     info = ctx.env.dist
-    if info.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
-        record_environment(run_dir)  # a record, not a setting: never part of the resume check
-    barrier(info)
+    with folder_lock(run_dir, enabled=info.is_main):
+        if fresh and info.is_main:
+            removed = remove_own(run_dir, GENERATED, GENERATED_PATTERN)
+            if removed:
+                log.info("--fresh: removed %s from %s", ", ".join(p.name for p in removed), run_dir)
+        barrier(info)
+        check_resume_config(run_dir, cfg)
+        if (ctx.index_dir / "index.json").is_file():  # finished stages must come from this index and cache
+            check_run_stages(run_dir, ctx.index.fingerprint, _cache_fingerprint(ctx))
+        if info.is_main:
+            write_run_config(run_dir / "config.yaml", cfg)
+            record_environment(run_dir)  # a record, not a setting: never part of the resume check
+        barrier(info)
+        return _execute_logged(ctx, run_dir, only, info)
+
+
+def _cache_fingerprint(ctx: RunContext) -> str | None:
+    """The content fingerprint of the run's image cache (None before the cache exists)."""
+    if not (ctx.cache_dir / "cache.json").is_file():
+        return None
+    return ctx.cache.info.get("content_fingerprint")
+
+
+def write_run_config(path: Path, cfg) -> None:
+    """Write the resolved config unless the file already holds exactly that text (``--config RUN/config.yaml``
+    resumes a run with its own file, which is then an input and is not rewritten)."""
+    text = dump_config(cfg)
+    if path.is_file() and not path.is_symlink() and path.read_text(encoding="utf-8") == text:
+        return
+    write_text_atomic(path, text)
+
+
+def _execute_logged(ctx: RunContext, run_dir: Path, only: list[str] | None, info) -> dict:
+    cfg = ctx.cfg
     handler: logging.Handler = (logging.FileHandler(run_dir / "pipeline.log", encoding="utf-8") if info.is_main
                                 else logging.NullHandler())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

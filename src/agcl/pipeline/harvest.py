@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from agcl.errors import InputError
+from agcl.evaluation.artifacts import read_npy, read_table
 from agcl.io import write_json_atomic, write_with_atomic
 from agcl.labels import LABEL_INDEX, LABELS
 from agcl.pipeline import diagnostics
@@ -49,9 +51,12 @@ def run_seeds(ctx: RunContext, sdir: Path, curriculum_dir: Path, previous: Path 
         ldir = curriculum_dir / label
         if not is_done(ldir) or not (ldir / "train_scores.csv").is_file():
             continue
-        val = pd.read_csv(ldir / "val_scores.csv", dtype={"image_id": str})
-        tr = pd.read_csv(ldir / "train_scores.csv", dtype={"image_id": str, "grade": str}, keep_default_na=False)
-        cams = np.load(ldir / "train_cams.npy", allow_pickle=False)
+        val = read_table(ldir / "val_scores.csv", "validation scores", {"image_id": str})
+        tr = read_table(ldir / "train_scores.csv", "training scores", {"image_id": str, "grade": str},
+                        keep_default_na=False)
+        cams = read_npy(ldir / "train_cams.npy", "training CAMs", ndim=3)
+        if len(cams) != len(tr):
+            raise InputError(f"{ldir / 'train_cams.npy'}: {len(cams)} maps for {len(tr)} rows of train_scores.csv")
         cams_by_label[label] = (tr["image_id"].tolist(), cams)
         info: dict = {"network": f"{curriculum_dir.name}/{label}/fit"}
         frames = []
@@ -80,11 +85,15 @@ def run_seeds_agl(ctx: RunContext, sdir: Path, bsl_ckpt: Path) -> dict:
     """AGL seeds: baseline probabilities and CAMs only (no curriculum, no severity)."""
     from agcl.models import build_model
     from agcl.pipeline.inference import score_images
-    from agcl.train.checkpoint import load_checkpoint
+    from agcl.train.checkpoint import checked_spec, load_checkpoint
 
     state = load_checkpoint(bsl_ckpt, expect_kind=("multilabel",))
-    model = build_model(state["model_spec"], pretrained="none")
-    model.load_state_dict(state["model"])
+    model = build_model(checked_spec(bsl_ckpt, state), pretrained="none")
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise InputError(f"incompatible checkpoint {bsl_ckpt}: weights do not fit its model_spec "
+                         f"({str(exc).strip().splitlines()[0]})") from None
     rule = SeedRule(ctx.cfg.seeds.rule, ctx.cfg.seeds.target, ctx.cfg.seeds.agl_min_t)
     val, train = ctx.split("val"), ctx.split("train")
     _, vprobs, _ = score_images(ctx, model, val, with_cams=False)

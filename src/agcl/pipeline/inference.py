@@ -115,5 +115,6 @@ def write_test_outputs(ctx: RunContext, model: torch.nn.Module, out_dir: Path) -
         write_heatmaps(out_dir, [], np.zeros((0, *one.shape[1:]), np.float32))
         boxes = pd.DataFrame(columns=["image_id", "label", "x0", "y0", "x1", "y1", "score"])
     write_boxes(out_dir / "boxes.csv", boxes)
-    # recorded in DONE: `agcl evaluate` refuses these outputs once the index changes
-    return {"test_images": len(ids), "boxes": n_boxes, "index_fingerprint": ctx.index.fingerprint}
+    # DONE also records the index and cache fingerprints (driver._timed): `agcl evaluate` refuses these
+    # outputs once the index changes
+    return {"test_images": len(ids), "boxes": n_boxes, **ctx.fingerprints()}

@@ -24,9 +24,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agcl.config import dump_config
 from agcl.errors import ConfigError, InputError
-from agcl.io import write_json_atomic, write_text_atomic
+from agcl.io import write_json_atomic
 from agcl.pipeline.settings import PipelineConfig
 
 log = logging.getLogger(__name__)
@@ -101,26 +100,43 @@ def _shared_data(cfg: PipelineConfig, run_dir: Path) -> dict[str, str] | None:
 
 
 def run_training_seeds(cfg: PipelineConfig, run_dir: Path, seeds: list[int], *, only: list[str] | None = None,
-              n_boot: int | None = None) -> SeedsResult:
+                       n_boot: int | None = None, fresh: bool = False,
+                       config_path: Path | None = None) -> SeedsResult:
     """Run (or resume) the pipeline for every training seed under ``run_dir``, then compare them.
 
     ``result.compare`` is ``RUN/compare`` when every seed finished its evaluation (``only`` may stop
     earlier), else None. The comparison uses ``n_boot`` resamples (default ``eval.bootstrap``, or 1000
     when that is 0). Under torchrun every rank runs every seed; rank 0 alone writes and compares.
     """
-    from agcl.environment import record_environment
-    from agcl.pipeline.compare_runs import compare_runs
-    from agcl.pipeline.driver import check_resume_config, run_pipeline
+    from agcl.paths import remove_own
+    from agcl.pipeline.driver import make_context
+    from agcl.pipeline.preflight import GENERATED, GENERATED_PATTERN, preflight
+    from agcl.runlock import folder_lock
     from agcl.train.distributed import barrier, env_dist_info
 
     run_dir, seeds = Path(run_dir), check_seeds(seeds)
-    if not is_multiseed(run_dir) and any(run_dir.glob("stage_*")) and not _only_data_stages(run_dir):
-        raise ConfigError(f"{run_dir} is a single-seed run directory; give --seeds a new --run-dir")
-    check_resume_config(run_dir, cfg)
+    preflight(make_context(cfg, run_dir), config_path)  # every input, before anything is written
     info = env_dist_info()
+    with folder_lock(run_dir, enabled=info.is_main):  # each seed_<k> is locked by its own run_pipeline
+        if fresh and info.is_main:
+            remove_own(run_dir, GENERATED, GENERATED_PATTERN)
+        barrier(info)
+        return _run_seeds_locked(cfg, run_dir, seeds, only, n_boot, info)
+
+
+def _run_seeds_locked(cfg: PipelineConfig, run_dir: Path, seeds: list[int], only: list[str] | None,
+                      n_boot: int | None, info) -> SeedsResult:
+    from agcl.environment import record_environment
+    from agcl.pipeline.compare_runs import compare_runs
+    from agcl.pipeline.driver import check_resume_config, run_pipeline, write_run_config
+    from agcl.train.distributed import barrier
+
+    if not is_multiseed(run_dir) and any(run_dir.glob("stage_*")) and not _only_data_stages(run_dir):
+        raise ConfigError(f"{run_dir} is a single-seed run directory; give --seeds a new --run-dir (or --fresh)")
+    check_resume_config(run_dir, cfg)
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
+        write_run_config(run_dir / "config.yaml", cfg)
         write_json_atomic(run_dir / LAYOUT, {"schema": 1, "seeds": seeds,
                                              "runs": [seed_dir(run_dir, s).name for s in seeds]})
         record_environment(run_dir)

@@ -39,12 +39,11 @@ def write_seeds(out_dir: Path, seeds: pd.DataFrame, maps: np.ndarray) -> None:
 
 def read_seeds(stage: Path) -> tuple[pd.DataFrame, np.ndarray]:
     """Read a seed stage's seeds.csv and seed_maps.npy (checked to agree)."""
+    from agcl.evaluation.artifacts import read_npy, read_table
+
     csv, npy = Path(stage) / SEEDS_CSV, Path(stage) / SEED_MAPS
-    try:
-        seeds = pd.read_csv(csv, dtype={"image_id": str, "label": str, "rule": str})
-        maps = np.load(npy, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read seeds from {stage}: {exc}") from None
+    seeds = read_table(csv, "seeds", {"image_id": str, "label": str, "rule": str})
+    maps = read_npy(npy, "seed maps", ndim=3)
     if len(seeds) != len(maps):
         raise InputError(f"{csv}: {len(seeds)} rows but {npy} holds {len(maps)} maps")
     return seeds, maps

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from agcl.config import TrainConfig
+from agcl.config.ranges import AT_LEAST_ONE, BOOTSTRAP, NON_NEGATIVE, OVERLAP_T, SEED, UNIT, Range, check
 from agcl.errors import ConfigError
 from agcl.labels import LABELS, UnknownLabelError, canonical_label
 
@@ -42,9 +43,25 @@ class StageTrainConfig:
     patience: int = 0
     lr: float = 0.0
 
+    SECTION: ClassVar[str] = "stage"
+
     def __post_init__(self) -> None:
-        if self.max_epochs < 0 or self.patience < 0 or self.lr < 0:
-            raise ConfigError("stage max_epochs/patience/lr must be >= 0")
+        for name in ("max_epochs", "patience", "lr"):
+            check(f"{self.SECTION}.{name}", getattr(self, name), NON_NEGATIVE)
+
+
+@dataclass(frozen=True)
+class BaselineTrainConfig(StageTrainConfig):
+    """``baseline``: overrides of ``optim`` for the BSL stage."""
+
+    SECTION: ClassVar[str] = "baseline"
+
+
+@dataclass(frozen=True)
+class RefineTrainConfig(StageTrainConfig):
+    """``refine_train``: overrides of ``optim`` for the two-path stages (AGL, AGCL-k)."""
+
+    SECTION: ClassVar[str] = "refine_train"
 
 
 @dataclass(frozen=True)
@@ -78,8 +95,11 @@ class CurriculumConfig:
     distribute: Literal["ddp", "labels"] = "ddp"
 
     def __post_init__(self) -> None:
-        if self.epochs_per_stage < 1 or self.max_epochs_per_stage < 1 or self.patience < 1:
-            raise ConfigError("curriculum.epochs_per_stage, max_epochs_per_stage and patience must be >= 1")
+        for name in ("epochs_per_stage", "max_epochs_per_stage", "patience"):
+            check(f"curriculum.{name}", getattr(self, name), AT_LEAST_ONE)
+        for name in ("min_positives", "max_positives", "lr", "batch_size"):
+            check(f"curriculum.{name}", getattr(self, name), NON_NEGATIVE)
+        check("curriculum.seed", self.seed, SEED)
         for lab in self.labels:
             try:
                 canonical_label(lab, where="curriculum.labels")
@@ -112,6 +132,10 @@ class SeedsConfig:
     use_s1: bool = True
     target_norm: Literal["minmax", "none"] = "minmax"
 
+    def __post_init__(self) -> None:
+        for name in ("target", "min_t", "agl_min_t"):  # a precision, a quantile or a probability threshold
+            check(f"seeds.{name}", getattr(self, name), UNIT)
+
 
 @dataclass(frozen=True)
 class RefineConfig:
@@ -135,8 +159,8 @@ class RefineConfig:
     control: bool = False
 
     def __post_init__(self) -> None:
-        if self.rounds < 0 or self.lam < 0:
-            raise ConfigError("refine.rounds and refine.lam must be >= 0")
+        check("refine.rounds", self.rounds, Range(0, 100))
+        check("refine.lam", self.lam, NON_NEGATIVE)
 
 
 @dataclass(frozen=True)
@@ -152,9 +176,9 @@ class EvalConfig:
     bootstrap: int = 0  # resamples for Table 1 CIs and the paired differences vs BSL / BSL+ (0 = off)
     controls: tuple[Literal["uniform", "centre"], ...] = ("uniform", "centre")  # scored beside the models
 
-    def __post_init__(self) -> None:
-        if self.bootstrap < 0:
-            raise ConfigError(f"eval.bootstrap must be >= 0, got {self.bootstrap}")
+    def __post_init__(self) -> None:  # the ranges of `agcl evaluate --t/--bootstrap` (agcl.evaluation.settings)
+        check("eval.t", self.t, OVERLAP_T)
+        check("eval.bootstrap", self.bootstrap, BOOTSTRAP)
         if len(set(self.controls)) != len(self.controls):
             raise ConfigError(f"eval.controls lists a control twice: {list(self.controls)}")
 
@@ -164,9 +188,9 @@ class PipelineConfig(TrainConfig):
     """Root config of ``agcl run`` / ``agcl demo``."""
 
     source: SourceConfig = field(default_factory=SourceConfig)
-    baseline: StageTrainConfig = field(default_factory=StageTrainConfig)
+    baseline: BaselineTrainConfig = field(default_factory=BaselineTrainConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     seeds: SeedsConfig = field(default_factory=SeedsConfig)
     refine: RefineConfig = field(default_factory=RefineConfig)
-    refine_train: StageTrainConfig = field(default_factory=StageTrainConfig)
+    refine_train: RefineTrainConfig = field(default_factory=RefineTrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)

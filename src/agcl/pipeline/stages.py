@@ -12,7 +12,6 @@ after a kill reads the same markers as in one process (docs/pipeline.md, "Under 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -54,7 +53,10 @@ def is_done(path: Path) -> bool:
 
 
 def read_done(path: Path) -> dict:
-    return json.loads((Path(path) / DONE).read_text(encoding="utf-8"))
+    """The summary a finished stage stored in its DONE (a damaged marker is a one-line error)."""
+    from agcl.fingerprints import read_done_file
+
+    return read_done_file(Path(path) / DONE)
 
 
 def mark_done(path: Path, summary: dict) -> None:

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from agcl.config import OptimConfig
+from agcl.errors import InputError
 from agcl.pipeline.context import RunContext
 from agcl.pipeline.settings import StageTrainConfig
 from agcl.train.checkpoint import load_checkpoint
@@ -76,7 +77,8 @@ def transfer_weights(model: nn.Module, checkpoint: Path, *, include_fc: bool) ->
               if k.startswith(prefixes) and k in own and own[k].shape == v.shape}
     missing = [k for k in own if k.startswith("backbone.") and k not in copied]
     if missing:
-        raise RuntimeError(f"{checkpoint}: backbone tensors missing or of another shape: {missing[:3]}")
+        raise InputError(f"incompatible checkpoint {checkpoint}: backbone tensors missing or of another shape: "
+                         f"{missing[:3]} (a checkpoint of another backbone?)")
     model.load_state_dict(copied, strict=False)
     return len(copied)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from agcl.errors import InputError
+from agcl.paths import read_bytes, regular_file
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,12 @@ def _add(rs: ReportSet, rid: str, text: str, seen: dict[str, str], where: str) -
 def _finish(rs: ReportSet) -> ReportSet:
     if rs.skipped_empty:
         shown = ", ".join(rs.skipped_empty[:5]) + (" ..." if len(rs.skipped_empty) > 5 else "")
+        if not rs.reports:  # a severity table mined from nothing would read as "no findings anywhere"
+            raise InputError(f"{rs.source}: every report is empty ({len(rs.skipped_empty)}: {shown}); "
+                             "nothing to mine")
         log.warning("%s: skipped %d empty report(s): %s", rs.source, len(rs.skipped_empty), shown)
+    elif not rs.reports:
+        raise InputError(f"{rs.source}: no reports (only a header?); nothing to mine")
     return rs
 
 
@@ -70,11 +76,7 @@ def read_csv_reports(path: str | Path, id_col: str = "id", text_col: str = "repo
     """Read a CSV with one report per row; ``id_col`` and ``text_col`` name the columns."""
     path = Path(path)
     rs = ReportSet([], str(path))
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    text = _decode(raw, str(path), rs)
+    text = _decode(read_bytes(path, "report file"), str(path), rs)
     try:
         df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -111,10 +113,11 @@ def _parse_openi(data: bytes, name: str) -> tuple[str, str, list[str]] | None:
 
 def _openi_members(path: Path, stems: set[str] | None) -> Iterator[tuple[str, bytes]]:
     if path.is_dir():
-        for f in sorted(path.rglob("*.xml")):
+        for f in _report_files(path, "*.xml"):
             if stems is None or f.stem in stems:
-                yield str(f), f.read_bytes()
+                yield str(f), read_bytes(f, "report file")
         return
+    regular_file(path, "OpenI archive")
     try:
         with tarfile.open(path, "r:*") as tar:
             for member in tar:
@@ -162,15 +165,24 @@ def read_openi(path: str | Path, *, stems: set[str] | None = None) -> ReportSet:
 def read_txt_folder(path: str | Path) -> ReportSet:
     """Read every ``*.txt`` under a folder (MIMIC-CXR style); the id is the file stem."""
     path = Path(path)
-    files = sorted(path.rglob("*.txt"))
+    files = _report_files(path, "*.txt")
     if not files:
         raise InputError(f"{path}: no .txt reports found")
     rs = ReportSet([], str(path))
     seen: dict[str, str] = {}
     for f in files:
-        text = _decode(f.read_bytes(), str(f), rs)
+        text = _decode(read_bytes(f, "report file"), str(f), rs)
         _add(rs, f.stem, text, seen, str(f))
     return _finish(rs)
+
+
+def _report_files(folder: Path, pattern: str) -> list[Path]:
+    """Files matching ``pattern`` under ``folder``, sorted. Anything that is not a regular file (a FIFO,
+    which would block the read forever, a device, a broken link) is refused with its name."""
+    files = sorted(f for f in folder.rglob(pattern) if not f.is_dir())
+    for f in files:
+        regular_file(f, "report file")
+    return files
 
 
 def detect_format(path: str | Path) -> str:
@@ -179,7 +191,8 @@ def detect_format(path: str | Path) -> str:
     name = path.name.lower()
     if not path.exists():
         raise InputError(f"input not found: {path}")
-    if path.is_file():
+    if not path.is_dir():
+        regular_file(path, "report input")
         if name.endswith((".csv", ".tsv")):
             return "csv"
         if name.endswith((".tgz", ".tar.gz", ".tar")):

@@ -16,6 +16,7 @@ import pandas as pd
 
 from agcl.errors import InputError
 from agcl.labels import LABEL_INDEX, UnknownLabelError, canonical_label
+from agcl.paths import regular_file
 from agcl.reports.aggregate import IMAGE_COLUMNS
 from agcl.reports.lexicon import SEVERITY_RANK
 
@@ -43,6 +44,7 @@ def import_severity(path: str | Path) -> pd.DataFrame:
         InputError: unreadable file, missing column, unknown label or severity (naming the row).
     """
     path = Path(path)
+    regular_file(path, "severity file")
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from torch import nn
 from agcl.errors import InputError
 from agcl.io import atomic_path
 from agcl.labels import LABELS
+from agcl.paths import file_problem
 from agcl.train.distributed import DistInfo
 
 SCHEMA_VERSION = 1
@@ -67,13 +69,13 @@ def load_checkpoint(
             pickle, a wrong schema version, kind or label list.
     """
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"incompatible checkpoint {p}: file not found")
+    problem = file_problem(p)
+    if problem is not None:
+        raise InputError(f"incompatible checkpoint {p}: {'file not found' if problem == 'not found' else problem}")
     try:
         data = torch.load(p, map_location=map_location, weights_only=True)
     except Exception as exc:  # corrupt zip, truncated file, unsafe pickle → one line for the user
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"incompatible checkpoint {p}: not a readable agcl checkpoint ({first[:160]})") from None
+        raise InputError(f"incompatible checkpoint {p}: not a readable agcl checkpoint ({load_error(exc)})") from None
     if not isinstance(data, dict):
         raise InputError(f"incompatible checkpoint {p}: expected a dict payload, got {type(data).__name__}")
     if data.get("schema") != SCHEMA_VERSION:
@@ -87,9 +89,50 @@ def load_checkpoint(
         kinds = (expect_kind,) if isinstance(expect_kind, str) else tuple(expect_kind)
         if data["kind"] not in kinds:
             raise InputError(f"incompatible checkpoint {p}: kind {data['kind']!r}, expected {' or '.join(kinds)}")
-    if list(data["labels"]) != list(LABELS):
+    if not isinstance(data["labels"], list | tuple) or list(data["labels"]) != list(LABELS):
         raise InputError(f"incompatible checkpoint {p}: label list differs from agcl.labels.LABELS")
+    check_weights(p, data)
     return data
+
+
+def load_error(exc: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, in a few words. torch's own message
+    suggests loading with ``weights_only=False``; that would run code from the file, so agcl never
+    passes that advice on."""
+    text = str(exc).strip()
+    if "Weights only load failed" in text or "weights_only" in text:
+        refused = re.search(r"(?:GLOBAL|global) ([\w.]+)", text)
+        what = f" ({refused.group(1)})" if refused else ""
+        return (f"it holds Python objects{what} that a safe load refuses; agcl reads only tensors and plain "
+                "values, and never runs code from a file")
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first[:160]
+
+
+def check_weights(path: Path, data: Mapping[str, Any]) -> None:
+    """Refuse a checkpoint whose weights are not all finite tensors: NaN weights would give NaN
+    probabilities and empty heatmaps downstream, with exit 0."""
+    state = data["model"]
+    if not isinstance(state, Mapping):
+        raise InputError(f"incompatible checkpoint {path}: 'model' is not a state_dict")
+    for name, tensor in state.items():
+        if not isinstance(tensor, torch.Tensor):
+            raise InputError(f"incompatible checkpoint {path}: weight {name!r} is not a tensor")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise InputError(f"incompatible checkpoint {path}: weight {name!r} holds NaN or infinite values "
+                             "(a diverged or damaged model)")
+
+
+def checked_spec(path: str | os.PathLike[str], data: Mapping[str, Any]) -> dict:
+    """The checkpoint's model spec, normalised (:func:`agcl.models.build.normalize_spec`); an invalid one
+    (unknown backbone, image size out of range…) is an InputError naming the checkpoint, not its inputs."""
+    from agcl.errors import ConfigError
+    from agcl.models.build import normalize_spec
+
+    try:
+        return normalize_spec(data["model_spec"])
+    except ConfigError as exc:
+        raise InputError(f"incompatible checkpoint {path}: {exc}") from None
 
 
 def capture_rng_state() -> dict[str, Any]:

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from agcl.io import write_text_atomic, write_with_atomic
 from agcl.labels import LABELS
+from agcl.paths import real_folder, remove_own
 from agcl.viz import html as H
 from agcl.viz.evaluation_sections import anchors_section, maxboxacc_section
 from agcl.viz.figures import figure_png, roc_figure, seed_counts_figure, training_figure
@@ -76,8 +77,8 @@ def build_report(run_dir: str | Path, options: ReportOptions | None = None) -> P
     run = RunData.open(run_dir)
     src = open_sources(run)
     figs = _Figures(run.eval_dir / "figures")
-    for stale in figs.folder.glob("gallery_*.png"):  # a previous report's picks; ours are rewritten below
-        stale.unlink()
+    real_folder(run.eval_dir, "report folder")
+    remove_own(figs.folder, pattern=r"gallery_.+\.png")  # a previous report's picks; ours are rewritten below
     note = severity_note(run)
     banner = f'<div class="warn" id="degraded">{H.esc(note)}</div>' if note else ""
     builders = [

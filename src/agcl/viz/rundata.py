@@ -139,10 +139,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 def read_csv(path: Path) -> pd.DataFrame:
     """Read a CSV artifact; a malformed file becomes one InputError line naming it."""
-    try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: unreadable CSV ({str(exc).splitlines()[0]})") from None
+    from agcl.evaluation.artifacts import read_table
+
+    return read_table(Path(path), "CSV")
 
 
 def read_jsonl(path: Path) -> pd.DataFrame:

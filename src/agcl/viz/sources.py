@@ -94,17 +94,29 @@ def open_sources(run: RunData) -> RunSources:
             src.notes.append(f"index not found at {index_dir}.")
         return src
     src.index_dir = index_dir
-    images = read_csv(index_dir / "images.csv")
+    index = None
+    if (index_dir / "index.json").is_file():  # the run's outputs and the cache must come from this index
+        from agcl.data.index import load_index
+        from agcl.fingerprints import check_run_stages
+
+        index = load_index(index_dir)
+        check_run_stages(run.root, index.fingerprint)
+        images = index.images.copy()
+    else:
+        images = read_csv(index_dir / "images.csv")
     images["image_id"] = images["image_id"].astype(str)
     test = images[images["split"] == "test"] if "split" in images.columns else images
     src.labels = test.set_index("image_id")[list(LABELS)]
     if (index_dir / "boxes.csv").is_file():
-        boxes = read_csv(index_dir / "boxes.csv")
+        boxes = index.boxes.copy() if index is not None else read_csv(index_dir / "boxes.csv")
         src.boxes = boxes.assign(image_id=boxes["image_id"].astype(str))
     if cache_dir is not None and (cache_dir / "cache.json").is_file():
         from agcl.data.cache import ImageCache
+        from agcl.fingerprints import check_run_stages
 
-        src.cache = ImageCache.open(cache_dir)
+        src.cache = ImageCache.open(cache_dir, expect_index=index)  # same index, no image changed since
+        if index is not None:
+            check_run_stages(run.root, index.fingerprint, src.cache.info.get("content_fingerprint"))
         manifest = src.cache.manifest
         src.sizes = manifest.assign(image_id=manifest["image_id"].astype(str))[["image_id", "width", "height"]]
     else:

@@ -7,12 +7,11 @@ Users can point ``agcl mine --lexicon DIR`` at a folder holding their own copies
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from agcl.errors import InputError
 from agcl.labels import LABELS
@@ -48,12 +47,15 @@ class Lexicon:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    from agcl.config.loader import read_yaml
+    from agcl.errors import ConfigError
+
+    if not os.path.lexists(path):
+        raise InputError(f"lexicon file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"lexicon file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: invalid YAML ({exc})") from None
+        data = read_yaml(path, "lexicon file")
+    except ConfigError as exc:
+        raise InputError(str(exc)) from None
     if not isinstance(data, dict) or not str(data.get("version", "")).strip():
         raise InputError(f"{path}: a lexicon file must be a mapping with a non-empty 'version' field")
     return data
