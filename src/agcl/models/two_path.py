@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from agcl.models.networks import MultiLabelNet
@@ -39,7 +40,7 @@ LEGACY_REGRESSION = {"conv1x1": ("separate", 1), "conv3x3": ("separate", 3)}
 
 
 class TiedAffine(nn.Module):
-    """Per-class affine map of CAMs: ``Ĥ_c = a_c·CAM_c + b_c`` with ``a_c = exp(log_scale_c) > 0``."""
+    """Per-class affine map of the CAM: ``Ĥ_c = a_c·CAM_c + b_c`` with ``a_c = exp(log_scale_c) > 0``."""
 
     def __init__(self, num_classes: int) -> None:
         super().__init__()
@@ -51,9 +52,17 @@ class TiedAffine(nn.Module):
         """a ``[K]``."""
         return self.log_scale.exp()
 
-    def forward(self, cams: torch.Tensor) -> torch.Tensor:
-        """Shapes: cams [B,K,h,w] -> Ĥ [B,K,h,w]."""
-        return cams * self.scale.to(cams.dtype).view(1, -1, 1, 1) + self.shift.to(cams.dtype).view(1, -1, 1, 1)
+    def forward(self, features: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """``a_c·CAM_c + b_c`` with ``CAM_c = Σ_d weight[c,d]·f(x,y,d)`` (Eq. 1, no bias).
+
+        Computed as one 1×1 convolution with kernel ``a_c·weight_c`` and bias ``b_c``: the same map as
+        ``a·class_activation_maps(features, weight) + b`` (tests compare the two), at the cost of the
+        separate path's 1×1 convolution (an einsum on CPU copies the features to batch them).
+
+        Shapes: features [B,C,h,w]; weight [K,C] -> Ĥ [B,K,h,w].
+        """
+        kernel = (self.scale[:, None] * weight).to(features.dtype)[:, :, None, None]
+        return F.conv2d(features, kernel, self.shift.to(features.dtype))
 
     @torch.no_grad()
     def set_affine(self, scale: np.ndarray, shift: np.ndarray) -> None:
@@ -83,7 +92,7 @@ class TwoPathNet(MultiLabelNet):
     def regress(self, features: torch.Tensor) -> torch.Tensor:
         """Heatmap-regression path. Shapes: features [B,C,h,w] -> Ĥ [B,K,h,w] (feature grid)."""
         if self.design == "tied":
-            return self.regressor(self.cam(features))  # Eq. 1 with the current FC weights, no bias
+            return self.regressor(features, self.cam_weights()[0])  # a·CAM + b, the CAM of the current FC
         return self.regressor(features)
 
     def forward_train(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
