@@ -66,7 +66,8 @@ def test_predict_regression_refuses_a_bsl_checkpoint(make_checkpoint, tmp_path):
     images = _images(tmp_path / "imgs")
     res = CliRunner().invoke(app, ["predict", str(images), "-c", str(ckpt), "-o", str(tmp_path / "out"),
                                    "--heatmap", "regression", "--no-progress", "--device", "cpu"])
-    assert res.exit_code == 2
-    line = [x for x in res.output.splitlines() if x.strip()]
-    assert len(line) == 1 and "--heatmap regression needs a two-path checkpoint" in line[0] and str(ckpt) in res.output
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    errors = [x for x in res.output.splitlines() if x.startswith("error: ")]  # (log lines may precede it)
+    assert len(errors) == 1 and "--heatmap regression needs a two-path checkpoint" in errors[0] and str(ckpt) in errors[0]
+    assert res.output.rstrip("\n").splitlines()[-1] == errors[0]
     assert not (tmp_path / "out" / "predictions.csv").exists()
