@@ -183,7 +183,8 @@ def test_no_shipped_module_imports_the_oracle_builder():
 
 def test_truth_boxes_reach_the_seed_diagnostics_only():
     """Every read of the configured truth (``source.truth_boxes``, ``ctx.truth``, ``load_truth``) is in the
-    context's loader or in the harvest stages' diagnostics step, and there truth goes into diagnostics calls only."""
+    context's loader, in the preflight checks (which read the file and discard it) or in the harvest stages'
+    diagnostics step, and there truth goes into diagnostics calls only."""
     where = set()
     for path in _modules():
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -195,7 +196,13 @@ def test_truth_boxes_reach_the_seed_diagnostics_only():
                        or (isinstance(node, ast.Name) and node.id == "load_truth"))
                 if hit:
                     where.add((path.relative_to(ROOT / "src" / "agcl").as_posix(), fn.name))
-    assert where == {("pipeline/context.py", "truth"), ("pipeline/harvest.py", "_finish")}, where
+    assert where == {("pipeline/context.py", "truth"), ("pipeline/harvest.py", "_finish"),
+                     ("pipeline/preflight.py", "run_inputs"), ("pipeline/preflight.py", "preflight")}, where
+    preflight = ast.parse((ROOT / "src" / "agcl" / "pipeline" / "preflight.py").read_text(encoding="utf-8"))
+    calls = [n for n in ast.walk(preflight) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+             and n.func.id == "load_truth"]
+    discarded = [n.value for n in ast.walk(preflight) if isinstance(n, ast.Expr)]
+    assert calls and all(c in discarded for c in calls)  # checked, never kept
     harvest = ast.parse((ROOT / "src" / "agcl" / "pipeline" / "harvest.py").read_text(encoding="utf-8"))
     finish = next(n for n in ast.walk(harvest) if isinstance(n, ast.FunctionDef) and n.name == "_finish")
     parents = {child: node for node in ast.walk(finish) for child in ast.iter_child_nodes(node)}
