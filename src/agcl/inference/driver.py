@@ -25,6 +25,7 @@ from agcl.inference.predictor import (
     LoadedModel,
     PredictionSet,
     boxes_for_batch,
+    check_heatmap_source,
     empty_probabilities,
     load_model,
     predict_batch,
@@ -89,11 +90,13 @@ def predict_paths(
         workers: DataLoader processes decoding images ahead of the forward pass (0 = in this process).
         overlay_dir: when given, overlay PNGs are written there while predicting.
         progress: show a rich progress bar.
-        heatmap: heatmap source: ``cam`` | ``gradcam`` | ``gradcampp`` (boxes and overlays use it).
+        heatmap: heatmap source: ``cam`` | ``gradcam`` | ``gradcampp`` | ``regression`` (a two-path
+            checkpoint's regressed Ĥ); boxes and overlays use it.
     """
     from agcl.evaluation.settings import HEATMAP_SOURCES, check_choice
 
     check_choice("heatmap", heatmap, HEATMAP_SOURCES)
+    check_heatmap_source(loaded, heatmap)
     check_choice("generator", generator, GENERATORS)
     from agcl.config.ranges import AT_LEAST_ONE, PIXELS, UNIT, WORKERS, check
 

@@ -65,21 +65,36 @@ def load_model(checkpoint: str | os.PathLike[str], device: str = "auto") -> Load
     return LoadedModel(model, dict(model.spec), int(model.spec["image_size"]), dev, str(checkpoint))
 
 
+def check_heatmap_source(loaded: LoadedModel, heatmap: str) -> None:
+    """Refuse ``--heatmap regression`` for a network without a regression path (one line naming the checkpoint).
+
+    Raises:
+        InputError: ``heatmap == "regression"`` and the checkpoint is not a two-path network.
+    """
+    if heatmap == "regression" and not hasattr(loaded.model, "regress"):
+        raise InputError(f"--heatmap regression needs a two-path checkpoint (AGL / AGCL-k); {loaded.checkpoint} "
+                         f"is a {loaded.spec.get('kind')} network without a regression path")
+
+
 def predict_batch(loaded: LoadedModel, pixels: np.ndarray, heatmap: str = "cam") -> tuple[np.ndarray, np.ndarray]:
     """Probabilities and heatmaps for a batch of resized grey images.
 
-    ``heatmap``: ``cam`` (exact CAM, Eq. 1) or ``gradcam`` / ``gradcampp`` (:mod:`agcl.cam.gradcam`,
-    image frame).
+    ``heatmap``: ``cam`` (exact CAM, Eq. 1), ``gradcam`` / ``gradcampp`` (:mod:`agcl.cam.gradcam`) or
+    ``regression`` (a two-path network's regressed Ĥ, :func:`agcl.models.forward_with_regression`); all
+    in the image frame.
 
     Shapes: pixels ``[B, S, S]`` uint8 -> probs ``[B, 14]`` float32 in [0,1], cams ``[B, 14, h, w]``
     float32 (raw CAM resampled into the image frame: cell (i,j) is centred on the centre of its area of
     the S×S image, see :mod:`agcl.cam.align`).
     """
-    from agcl.models import forward_with_cams
+    from agcl.models import forward_with_cams, forward_with_regression
 
     x = torch.from_numpy(np.ascontiguousarray(pixels)).to(loaded.device).float().div_(255.0)[:, None]
     if heatmap == "cam":
         probs, cams = forward_with_cams(loaded.model, x, frame="image")
+    elif heatmap == "regression":
+        check_heatmap_source(loaded, heatmap)
+        probs, cams = forward_with_regression(loaded.model, x, frame="image")
     else:
         from agcl.cam.gradcam import gradient_cams
 

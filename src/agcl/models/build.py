@@ -9,10 +9,10 @@ from agcl.config import did_you_mean
 from agcl.errors import ConfigError
 from agcl.models.backbones import BACKBONES, build_backbone, feature_geometry
 from agcl.models.networks import BinaryNet, CamNet, MultiLabelNet
-from agcl.models.two_path import TwoPathNet
+from agcl.models.two_path import LEGACY_REGRESSION, REGRESSION_DESIGNS, REGRESSION_KERNELS, TwoPathNet
 
 KINDS: dict[str, type[CamNet]] = {"multilabel": MultiLabelNet, "binary": BinaryNet, "two_path": TwoPathNet}
-_CHOICES = {"cam": ("difference", "positive"), "regression": ("conv1x1", "conv3x3")}
+_CHOICES = {"cam": ("difference", "positive"), "regression": REGRESSION_DESIGNS + tuple(LEGACY_REGRESSION)}
 
 
 def _choice(spec: dict, key: str, allowed, default: str) -> str:
@@ -59,8 +59,26 @@ def normalize_spec(spec: dict) -> dict:
             raise ConfigError(f"model spec: a binary net has num_classes=2, got {full['num_classes']}")
         full["cam"] = _choice(spec, "cam", _CHOICES["cam"], "difference")
     if kind == "two_path":
-        full["regression"] = _choice(spec, "regression", _CHOICES["regression"], "conv1x1")
+        full.update(_regression(spec))
     return full
+
+
+def _regression(spec: dict) -> dict:
+    """The normalised regression-path keys of a two-path spec (see :mod:`agcl.models.two_path`)."""
+    design = _choice(spec, "regression", _CHOICES["regression"], "separate")
+    kernel = spec.get("regression_kernel")
+    if design in LEGACY_REGRESSION:
+        design, legacy_kernel = LEGACY_REGRESSION[design]
+        kernel = legacy_kernel if kernel is None else kernel
+    if design == "tied":
+        if kernel not in (None, 1):
+            raise ConfigError(f"model spec: regression_kernel={kernel!r} applies to the separate path only, "
+                              "not to regression='tied'")
+        return {"regression": "tied"}
+    kernel = 1 if kernel is None else kernel
+    if isinstance(kernel, bool) or kernel not in REGRESSION_KERNELS:
+        raise ConfigError(f"model spec: regression_kernel={kernel!r} is not one of {list(REGRESSION_KERNELS)}")
+    return {"regression": "separate", "regression_kernel": int(kernel)}
 
 
 def build_model(spec: dict, *, pretrained: str | None = None, seed: int | None = None) -> CamNet:
@@ -69,7 +87,10 @@ def build_model(spec: dict, *, pretrained: str | None = None, seed: int | None =
     Args:
         spec: ``{"kind": "multilabel"|"binary"|"two_path", "backbone": str, "num_classes": int,
             "image_size": int, "pretrained"?: "none"|"imagenet"|PATH, "output_stride"?: int|None,
-            "cam"?: "difference"|"positive" (binary), "regression"?: "conv1x1"|"conv3x3" (two_path)}``.
+            "cam"?: "difference"|"positive" (binary), "regression"?: "separate"|"tied" (two_path),
+            "regression_kernel"?: 1|3 (two_path, separate)}``. A spec without ``regression`` (a checkpoint
+            from before the choice existed) is ``separate``; its older values ``conv1x1``/``conv3x3`` read
+            as ``separate`` with kernel 1/3.
             ``num_classes`` is 14 for multilabel/two_path and 2 for binary (the number of FC outputs).
             ``output_stride`` is filled in with the backbone's stride (it fixes the CAM geometry);
             EfficientNet-Lite needs ``image_size`` to be a multiple of it.

@@ -113,6 +113,10 @@ class RunContext:
     def model_spec(self, kind: str) -> dict[str, Any]:
         spec = {"kind": kind, "backbone": self.cfg.model.backbone, "image_size": self.cfg.data.image_size,
                 "num_classes": 2 if kind == "binary" else len(LABELS), "output_stride": self.cfg.model.output_stride}
+        if kind == "two_path":
+            spec["regression"] = self.cfg.model.regression
+            if self.cfg.model.regression == "separate":
+                spec["regression_kernel"] = self.cfg.model.regression_kernel
         return spec
 
     def feature_geometry(self) -> tuple[int, float]:

@@ -85,13 +85,14 @@ def build_targets(seeds: pd.DataFrame, maps: np.ndarray, norm: str = "minmax") -
 
 
 def seed_counts(seeds: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
-    """Seeds per label and rule (S1/S2/AGL) with the total, one row per label (zeros included)."""
+    """Seeds per label and rule (S1/S2/AGL, then any other rule present) with the total, one row per
+    label (zeros included)."""
     table = pd.crosstab(seeds["label"], seeds["rule"]) if len(seeds) else pd.DataFrame()
     table = table.reindex(index=labels, fill_value=0).fillna(0).astype(int)
     for rule in ("S1", "S2", "AGL"):
         if rule not in table.columns:
             table[rule] = 0
-    table = table[["S1", "S2", "AGL"]]
+    table = table[["S1", "S2", "AGL"] + sorted(c for c in table.columns if c not in ("S1", "S2", "AGL"))]
     table["total"] = table.sum(axis=1)
     table.index.name = "label"
     return table.reset_index()

@@ -143,7 +143,12 @@ class RefineConfig:
 
     Attributes:
         rounds: k — AGCL-1 … AGCL-k.
-        lam: λ of Eq. 4 (paper: 0.005).
+        lam: λ of Eq. 4 (paper: 0.005), expressed per map of ``lam_cells`` cells: Eq. 2 sums over the
+            h×w cells of a map, so the loss applies the effective weight ``λ·lam_cells/(h·w)`` and λ means
+            the same at every CAM size (16×16: λ itself; 8×8: 4λ; 6×6: 7.1λ). docs/training.md, "Loss scale".
+        lam_cells: the cell count λ is expressed for (256 = 16×16, the maps of ResNet-50 at 512 px where
+            the paper set λ); 0 = apply λ to the map as it is, the meaning of ``refine.lam`` in runs made
+            before this key existed.
         init: two-path networks start from the ``bsl`` weights (paper) or the ``previous`` round.
         agl: also run the AGL ablation (seeds from the baseline only).
         control: also train the matched control BSL+ (stage ``bsl_plus``): the two-path network from the
@@ -152,8 +157,12 @@ class RefineConfig:
             AGL/AGCL-k, the fair comparison for every refinement row (docs/pipeline.md).
     """
 
+    #: What a config written before a key existed meant (read by :func:`agcl.pipeline.driver.saved_config`).
+    ABSENT: ClassVar[dict[str, object]] = {"lam_cells": 0}
+
     rounds: int = 2
     lam: float = 0.005
+    lam_cells: int = 256
     init: Literal["bsl", "previous"] = "bsl"
     agl: bool = True
     control: bool = False
@@ -161,6 +170,7 @@ class RefineConfig:
     def __post_init__(self) -> None:
         check("refine.rounds", self.rounds, Range(0, 100))
         check("refine.lam", self.lam, NON_NEGATIVE)
+        check("refine.lam_cells", self.lam_cells, NON_NEGATIVE)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from agcl.errors import InputError
 from agcl.pipeline.context import RunContext
 from agcl.pipeline.settings import StageTrainConfig
 from agcl.train.checkpoint import load_checkpoint
-from agcl.train.losses import masked_bce, softmax_ce, two_path_loss
+from agcl.train.losses import LAMBDA_CELLS, masked_bce, softmax_ce, two_path_loss
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +51,18 @@ def binary_loss(label_index: int) -> Callable[[torch.Tensor, Mapping[str, Any]],
     return loss
 
 
-def two_path_loss_fn(lam: float) -> Callable[[Mapping[str, torch.Tensor], Mapping[str, Any]], dict[str, torch.Tensor]]:
-    """Eq. 4: classification BCE + λ Σ_c 1_c Loss_reg; batches without seed targets give cls only."""
+def two_path_loss_fn(lam: float, lam_cells: int = LAMBDA_CELLS
+                     ) -> Callable[[Mapping[str, torch.Tensor], Mapping[str, Any]], dict[str, torch.Tensor]]:
+    """Eq. 4: classification BCE + λ·lam_cells/(h·w) · Σ_c 1_c Loss_reg; batches without seed targets give
+    cls only (``reg`` and ``reg_weighted`` logged as 0)."""
 
     def loss(outputs: Mapping[str, torch.Tensor], batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         if "target" not in batch:
             d = masked_bce(outputs["logits"], batch["labels"])
-            return {**d, "reg": torch.zeros_like(d["cls"])}
+            zero = torch.zeros_like(d["cls"])
+            return {**d, "reg": zero, "reg_weighted": zero}
         return two_path_loss(outputs["logits"], outputs["heatmaps"], batch["labels"], None,
-                             batch["target"], batch["target_mask"], lam)
+                             batch["target"], batch["target_mask"], lam, lam_cells)
 
     return loss
 

@@ -37,6 +37,7 @@ from agcl.train import checkpoint as ckpt
 from agcl.train.device import RuntimeEnv, seed_everything, setup_runtime
 from agcl.train.distributed import all_reduce_sums, barrier
 from agcl.train.epoch import LossFn, evaluate_losses, train_one_epoch
+from agcl.train.losses import contribution_ratio
 from agcl.train.metrics_log import MetricsLogger, truncate_stage_events
 from agcl.train.optim import PlateauState, build_optimizer, build_scheduler, plateau_update
 from agcl.train.progress import EpochProgress
@@ -254,7 +255,7 @@ def _run_epoch(epoch: int, net: nn.Module, entry: nn.Module, loss_fn: LossFn, tr
             state.global_step += 1
             if state.global_step % opts.runtime.log_every == 0:
                 logger.log("step", epoch=epoch, step=state.global_step,
-                           values={"lr": state.optimizer.param_groups[0]["lr"], **means})
+                           values={"lr": state.optimizer.param_groups[0]["lr"], **means, **contribution_ratio(means)})
                 bar.set_loss(means["loss"])
 
         sums, n, _ = train_one_epoch(net, loss_fn, train_loader, state.optimizer, state.scaler, env,
@@ -262,6 +263,7 @@ def _run_epoch(epoch: int, net: nn.Module, entry: nn.Module, loss_fn: LossFn, tr
                                      on_batch=bar.advance, where=where, device_step=device_step_of(train_ds))
         tot = all_reduce_sums({"__n": float(n), **{k: sums[k] for k in sorted(sums)}}, env.dist, env.device)
         train_means = {k: tot[k] / max(tot["__n"], 1.0) for k in sorted(sums)}
+        train_means.update(contribution_ratio(train_means))
         # the undistributed entry: DDP's forward would broadcast buffers, and ranks' val shards differ in length
         val_means = ({} if val_loader is None else
                      evaluate_losses(entry, loss_fn, val_loader, env, on_batch=bar.advance,

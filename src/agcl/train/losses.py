@@ -18,9 +18,16 @@ have a fixed scale: seed maps ``H_c`` are expected min–max normalised to [0,1]
 With h = w = 16 (ResNet-50 at 512 px) one seed contributes at most 0.5·256 = 128 before λ, i.e.
 ≤ 0.64 after λ, the same order as the classification loss.
 
+Map size. Eq. 2 sums over the h·w cells, so one λ weighs an 8×8 map a quarter as much as a 16×16 one.
+λ is therefore expressed per map of ``lam_cells`` cells (default 256 = 16×16, the maps the paper's
+λ = 0.005 balanced) and applied as the effective weight ``λ·lam_cells/(h·w)`` (:func:`loss_weight`): the
+same per-cell error pattern then costs the same at every CAM size. ``lam_cells = 0`` applies λ to the
+map as it is (how agcl read λ before; docs/training.md, "Loss scale").
+
 Reductions. ``cls`` = mean of the element-wise sigmoid CE over known (image, class) entries (Caffe's
 ``SigmoidCrossEntropyLoss`` with VALID normalisation). ``reg`` = mean over the images of the batch
-of ``Σ_c 1_c Σ_{x,y} smoothL1`` (Eq. 4 is per image; the batch loss averages it). ``total = cls + λ·reg``.
+of ``Σ_c 1_c Σ_{x,y} smoothL1`` (Eq. 4 is per image; the batch loss averages it), unweighted.
+``reg_weighted`` = the effective weight × ``reg``, the term that is optimised: ``total = cls + reg_weighted``.
 """
 
 from __future__ import annotations
@@ -29,6 +36,24 @@ import torch
 import torch.nn.functional as F
 
 DEFAULT_LAMBDA = 0.005
+#: Cells of the map λ is expressed for (16×16: ResNet-50 at 512 px, where the paper set λ = 0.005).
+LAMBDA_CELLS = 256
+
+
+def loss_weight(lam: float, h: int, w: int, lam_cells: int = LAMBDA_CELLS) -> float:
+    """The effective weight of Eq. 4's regression term for h×w maps: ``λ·lam_cells/(h·w)`` (``λ`` if
+    ``lam_cells == 0``)."""
+    return float(lam) * (lam_cells / (h * w) if lam_cells else 1.0)
+
+
+def contribution_ratio(means: dict[str, float]) -> dict[str, float]:
+    """``{"reg_ratio": reg_weighted / cls}`` from (epoch or step) mean losses that have both parts, else ``{}``.
+
+    §2.3 chooses λ so that the two terms contribute "roughly equally": a ratio near 1.
+    """
+    if "reg_weighted" not in means or "cls" not in means or not means["cls"] > 0:
+        return {}
+    return {"reg_ratio": float(means["reg_weighted"]) / float(means["cls"])}
 
 
 def masked_bce(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -92,12 +117,16 @@ def two_path_loss(
     seed_maps: torch.Tensor,
     seed_mask: torch.Tensor,
     lam: float = DEFAULT_LAMBDA,
+    lam_cells: int = LAMBDA_CELLS,
 ) -> dict[str, torch.Tensor]:
-    """The AGCL objective, Eq. 4: ``Loss_cls + λ Σ_c 1_c Loss_reg`` averaged over the batch.
+    """The AGCL objective, Eq. 4: ``Loss_cls + λ' Σ_c 1_c Loss_reg`` averaged over the batch, with
+    ``λ' = λ·lam_cells/(h·w)`` (:func:`loss_weight`; module docstring, "Map size").
 
     Shapes: logits [B,K]; heatmaps Ĥ [B,K,h,w]; labels/label_mask [B,K]; seed_maps H [B,K,h,w] in
-    [0,1]; seed_mask 1_c [B,K] -> {"cls", "reg" (unweighted, per-image mean), "total"} scalars.
+    [0,1]; seed_mask 1_c [B,K] -> {"cls", "reg" (unweighted, per-image mean), "reg_weighted" (λ'·reg),
+    "total"} scalars.
     """
     cls = masked_bce(logits, labels, label_mask)["cls"]
     reg = heatmap_regression(heatmaps, seed_maps, seed_mask).sum(dim=1).mean()
-    return {"cls": cls, "reg": reg, "total": cls + lam * reg}
+    weighted = loss_weight(lam, *heatmaps.shape[-2:], lam_cells) * reg
+    return {"cls": cls, "reg": reg, "reg_weighted": weighted, "total": cls + weighted}
