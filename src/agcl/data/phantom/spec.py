@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 
 from agcl.labels import LABELS
@@ -101,6 +102,13 @@ class PhantomSpec:
         lesion_contrast: global multiplier on lesion attenuation (difficulty calibration).
         exposure_shortcut: strength of the exposure shortcut (AP view and each finding lower the
             exposure, so sicker images are whiter overall); 0 makes exposure independent of findings.
+        device_rate: multiplier on the finding- and view-linked part of each device's probability
+            (drain with pneumothorax/effusion, pacemaker with cardiomegaly/edema, central line and ECG
+            leads with AP view and acute findings); the base rate every patient has is kept.
+        marker_rate: multiplier on P(burnt-in "PORTABLE"/"AP"/"SUPINE" marker | AP view).
+        class_contrast: ``(label, factor)`` pairs multiplying one class's lesion contrast (absent = 1).
+        class_size: ``(label, factor)`` pairs multiplying one class's lesion size (absent = 1); for
+            Cardiomegaly it scales the enlargement of the heart, for Effusion the fluid height.
         severity_size: relative lesion size for mild/moderate/severe.
         severity_contrast: relative lesion contrast for mild/moderate/severe.
         label_miss_rate: P(a true finding is dropped from ``Finding Labels``).
@@ -108,6 +116,8 @@ class PhantomSpec:
         severity_word_rate: P(a positive report mention carries a severity word).
         uncertain_rate: P(a true finding is reported as uncertain instead of positive).
         bbox_test_only: boxes are written for test images only (as in NIH).
+        profile: the named preset (:mod:`agcl.data.phantom.profiles`) this spec was built from;
+            recorded in ``truth/spec.json`` beside every field. The field defaults are ``shortcuts``.
     """
 
     n: int = 3000
@@ -127,6 +137,11 @@ class PhantomSpec:
     severity_word_rate: float = 0.25
     uncertain_rate: float = 0.06
     bbox_test_only: bool = True
+    device_rate: float = 1.0
+    marker_rate: float = 1.0
+    class_contrast: tuple[tuple[str, float], ...] = ()
+    class_size: tuple[tuple[str, float], ...] = ()
+    profile: str = "shortcuts"
     version: int = field(default=PHANTOM_VERSION)
 
     def __post_init__(self) -> None:
@@ -136,10 +151,28 @@ class PhantomSpec:
             raise ValueError(f"size must be >= 32 pixels, got {self.size}")
         if not 0.0 < self.test_fraction < 1.0:
             raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
+        for name in ("lesion_contrast", "exposure_shortcut", "device_rate", "marker_rate"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0.0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        for name in ("class_contrast", "class_size"):
+            pairs = getattr(self, name)
+            for label, factor in pairs:
+                if label not in LABELS:
+                    raise ValueError(f"{name}: unknown label {label!r}")
+                if not (math.isfinite(factor) and factor > 0.0):
+                    raise ValueError(f"{name}[{label}] must be a finite number > 0, got {factor}")
+            if len({label for label, _ in pairs}) != len(pairs):
+                raise ValueError(f"{name} names a label twice")
+
+    def class_factor(self, name: str, label: str) -> float:
+        """The ``class_contrast`` or ``class_size`` factor of ``label`` (1.0 when it has none)."""
+        return dict(getattr(self, name)).get(label, 1.0)
 
     def to_dict(self, seed: int) -> dict:
         """The JSON-able description saved as ``truth/spec.json`` (seed included)."""
         d = asdict(self)
+        d["class_contrast"], d["class_size"] = dict(self.class_contrast), dict(self.class_size)
         d["seed"] = int(seed)
         d["target_prevalence"] = TARGET_PREVALENCE
         d["severity_dist"] = {k: list(v) for k, v in SEVERITY_DIST.items()}

@@ -1,0 +1,47 @@
+"""Named phantom profiles: presets of :class:`PhantomSpec` fields (docs/phantom.md, "Profiles").
+
+- ``calibrated`` (the default of ``agcl synth`` and the demo): shortcuts at realistic strength — devices,
+  portable markers and AP views still go with disease, exposure barely — and per-class lesion
+  contrast/size set so that the baseline (BSL, paper §2.1) trained with the demo recipe lands near the
+  AGCL paper's Table 1 BSL row and its CAMs near Wang et al. 2017's per-class localization
+  (docs/phantom.md, "Calibration"; the harness is ``benchmarks/phantom_calibrate.py``).
+- ``shortcuts``: the phantom as first shipped (the :class:`PhantomSpec` field defaults), where
+  devices, markers, AP view and an exposure shortcut (sicker images are whiter) dominate the lesions.
+  A stress arm: byte-identical to the earlier ``agcl synth`` output for the same seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from agcl.config.loader import did_you_mean
+from agcl.data.phantom.spec import PhantomSpec
+
+DEFAULT_PROFILE = "calibrated"
+
+#: Field values of each profile; fields not named keep the PhantomSpec defaults.
+PROFILES: dict[str, dict[str, object]] = {
+    "calibrated": {
+        "exposure_shortcut": 0.25,
+        "device_rate": 0.4,
+        "marker_rate": 0.3,
+    },
+    "shortcuts": {},
+}
+
+def check_profile(name: str) -> str:
+    """Return ``name`` if it is a profile; else raise ValueError with the choices and a suggestion."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown phantom profile {name!r} (profiles: {', '.join(PROFILES)})"
+                         f"{did_you_mean(name, list(PROFILES))}")
+    return name
+
+
+def phantom_spec(profile: str = DEFAULT_PROFILE, **fields: object) -> PhantomSpec:
+    """The spec of a named profile, with ``fields`` (any PhantomSpec field) overriding the preset.
+
+    The returned spec records ``profile`` (saved in ``truth/spec.json``). Raises ValueError for an
+    unknown profile or field value.
+    """
+    preset = PROFILES[check_profile(profile)]
+    return replace(PhantomSpec(), **{**preset, **fields, "profile": profile})
