@@ -34,16 +34,19 @@ import premise_study as ps
 from agcl.evaluation.anchors import AGCL_TABLE1_BSL_AUC, WANG2017_ACC_T025
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
-SPEC_PAIRS = ("class_contrast", "class_size")
+SPEC_PAIRS = ("class_contrast", "class_size", "box_margin")
 
 
 def parse_spec(items: list[str]) -> dict[str, object]:
-    """``field=value`` overrides of PhantomSpec: a number, or ``Label:factor,...`` for class factors."""
+    """``field=value`` overrides of PhantomSpec: a number, ``a,b,c`` for a tuple (severity_size,
+    severity_contrast), or ``Label:factor,...`` for class factors."""
     fields: dict[str, object] = {}
     for item in items:
         key, _, value = item.partition("=")
         if key in SPEC_PAIRS:
             fields[key] = tuple((lab, float(f)) for lab, f in (p.split(":") for p in value.split(",") if p))
+        elif "," in value:
+            fields[key] = tuple(float(v) for v in value.split(","))
         else:
             fields[key] = float(value)
     return fields
@@ -143,7 +146,9 @@ def run_bsl(data: Path, run: Path, config: Path, sets: list[str]) -> dict:
     res |= {"config": str(config), "sets": sets, "wall_s": wall, "load_avg_1min": [round(load0, 2),
                                                                                     round(os.getloadavg()[0], 2)],
             "phantom": {k: spec[k] for k in ("profile", "seed", "n", "size", "lesion_contrast", "exposure_shortcut",
-                                             "device_rate", "marker_rate", "class_contrast", "class_size")}}
+                                             "device_rate", "marker_rate", "view_shortcut", "class_contrast",
+                                             "class_size", "box_margin", "cardiomegaly_height", "heart_spread", "severity_contrast",
+                                             "severity_size", "label_miss_rate", "label_extra_rate")}}
     (run / "calibration.json").write_text(json.dumps(res, indent=1))
     return res
 

@@ -25,6 +25,7 @@ from agcl.labels import LABEL_INDEX, LABELS
 
 # Purposes of the derived random streams (spawn_key[0]).
 STREAM_PATIENT, STREAM_RENDER, STREAM_TEXTURE, STREAM_LESION, STREAM_SPLIT, STREAM_NOISE, STREAM_REPORT = range(7)
+STREAM_HEART = 7  # per-patient heart-size spread (drawn only when spec.heart_spread > 0)
 BILATERAL = {"Edema", "Emphysema", "Fibrosis", "Cardiomegaly", "Hernia"}
 
 
@@ -154,11 +155,13 @@ def _shortcuts(rng: np.random.Generator, lesions: list[Lesion], z: float,
                spec: PhantomSpec) -> tuple[str, float, dict]:
     """View, exposure and devices: correlated with the findings, never determined by them
     (docs/phantom.md, "Shortcuts"). ``spec.device_rate`` and ``spec.marker_rate`` scale the
-    finding/view-linked part of each probability (1.0: the rates of the ``shortcuts`` profile)."""
+    finding/view-linked part of each probability and ``spec.view_shortcut`` how much sickness raises
+    P(AP view) (1.0: the rates of the ``shortcuts`` profile)."""
     by = {les.label: les for les in lesions}
     n_acute = sum(1 for les in lesions if les.label not in CHRONIC)
     r = spec.device_rate
-    ap = rng.random() < _sigmoid(-1.8 + 0.9 * n_acute + 0.5 * z)
+    v = spec.view_shortcut
+    ap = rng.random() < _sigmoid(-1.8 + v * 0.9 * n_acute + v * 0.5 * z)  # sicker → more often AP
     shift = spec.exposure_shortcut * (0.12 * ap + 0.03 * len(lesions))  # sicker / AP → lower exposure
     exposure = float(np.clip(rng.normal(1.0, 0.08) - shift, 0.6, 1.25))
     sc: dict[str, dict[str, float]] = {}
@@ -208,6 +211,10 @@ def plan_cohort(spec: PhantomSpec, seed: int) -> list[ImagePlan]:
         healthy = rng.random() < spec.healthy_patient_fraction
         z = float(rng.normal())
         anatomy = _patient_anatomy(rng, sex)
+        if spec.heart_spread:  # own stream: the other decisions do not move
+            f = float(np.exp(stream(seed, STREAM_HEART, patient).normal(0.0, spec.heart_spread)))
+            anatomy["heart_w"] *= f
+            anatomy["heart_h"] *= f
         chronic: dict[str, Lesion] = {}
         if not healthy:
             for label in CHRONIC:

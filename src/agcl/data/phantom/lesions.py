@@ -197,6 +197,8 @@ def anatomy_modifiers(lesions: list[Lesion], spec: PhantomSpec, anatomy_lucency:
             g = spec.class_factor("class_size", les.label)
             if g != 1.0:  # class_size scales the enlargement, not the heart
                 mods["heart_scale"] = 1.0 + g * (mods["heart_scale"] - 1.0)
+            if spec.cardiomegaly_height:
+                mods["heart_h_scale"] = 1.0 + spec.cardiomegaly_height * (mods["heart_scale"] - 1.0)
         elif les.label == "Effusion":
             mods["effusion_size"] = spec.class_factor("class_size", les.label)  # fluid height (the drawer)
         elif les.label == "Emphysema":

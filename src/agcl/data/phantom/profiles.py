@@ -22,9 +22,29 @@ DEFAULT_PROFILE = "calibrated"
 #: Field values of each profile; fields not named keep the PhantomSpec defaults.
 PROFILES: dict[str, dict[str, object]] = {
     "calibrated": {
+        # shortcuts at realistic strength: devices, markers and AP views still follow disease
         "exposure_shortcut": 0.25,
-        "device_rate": 0.4,
+        "device_rate": 0.25,
         "marker_rate": 0.3,
+        "view_shortcut": 0.6,
+        # NLP-like label noise closer to ChestX-ray14's
+        "label_miss_rate": 0.12,
+        "label_extra_rate": 0.08,
+        # mild findings stay faint and small; moderate and severe ones are conspicuous
+        "lesion_contrast": 1.5,
+        "severity_contrast": (0.12, 1.8, 2.2),
+        "severity_size": (0.5, 1.1, 1.3),
+        # per class: contrast set from the baseline's validation AUC, size from the median NIH box
+        "class_contrast": (("Atelectasis", 0.38), ("Effusion", 1.0), ("Infiltration", 0.42), ("Mass", 0.42),
+                           ("Nodule", 2.0), ("Pneumonia", 1.2), ("Pneumothorax", 3.2), ("Consolidation", 0.25),
+                           ("Edema", 0.55), ("Emphysema", 1.3), ("Fibrosis", 0.6), ("Pleural_Thickening", 1.2),
+                           ("Hernia", 0.6)),
+        "class_size": (("Atelectasis", 2.5), ("Effusion", 0.85), ("Infiltration", 2.9), ("Mass", 1.1),
+                       ("Nodule", 2.2), ("Pneumonia", 1.5), ("Cardiomegaly", 1.4)),
+        # an enlarged heart grows in height too; normal hearts vary more; boxes as loose as NIH's
+        "cardiomegaly_height": 1.0,
+        "heart_spread": 0.1,
+        "box_margin": (("Cardiomegaly", 0.13),),
     },
     "shortcuts": {},
 }
