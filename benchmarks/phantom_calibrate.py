@@ -167,16 +167,17 @@ def table(runs: list[Path]) -> str:
     means = [r["mean"]["test_auc"] for r in res]
     lines.append(f"| **mean** | {res[0]['mean']['target_auc']:.3f} | **{np.mean(means):.3f}** | "
                  + ", ".join(f"{v:.3f}" for v in means) + " | |")
-    lines += ["", "| class | Wang 2017 | BSL recall (mean) | per run | uniform | centre | BSL pointing | GT boxes |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += ["", "Recall at T(IoBB) = 0.25 (wang2017 boxes) and the pointing game; controls are means over runs.", "",
+              "| class | Wang 2017 | BSL recall (mean) | per run | uniform | centre | BSL pointing | uniform pointing "
+              "| GT boxes |", "|---|---|---|---|---|---|---|---|---|"]
     for i, label in enumerate(b["label"] for b in res[0]["boxes"]):
         rows = [r["boxes"][i] for r in res]
-        f = {key: _mean([x.get(key) for x in rows]) for key in ("recall_BSL", "recall_uniform", "recall_centre",
-                                                                 "pointing_BSL")}
+        keys = ("recall_BSL", "recall_uniform", "recall_centre", "pointing_BSL", "pointing_uniform")
+        f = {key: _mean([x.get(key) for x in rows]) for key in keys}
         target = rows[0]["target_recall"]
         lines.append(f"| {label} | {'–' if target is None else f'{target:.3f}'} | {_fmt(f['recall_BSL'], '.2f')} | "
                      + ", ".join(_fmt(x["recall_BSL"], ".2f") for x in rows)
-                     + " | " + " | ".join(_fmt(f[k], ".2f") for k in ("recall_uniform", "recall_centre", "pointing_BSL")) + " | "
+                     + " | " + " | ".join(_fmt(f[k], ".2f") for k in keys[1:]) + " | "
                      + ", ".join(str(x["n_gt"]) for x in rows) + " |")
     blind = ", ".join(f"{r['lesion_blind_test_auc']:.3f}" for r in res)
     lines += ["", f"Lesion-blind classifier (recorded cues only), test mean AUC per run: {blind}"]

@@ -189,3 +189,15 @@ def test_cli_names_every_profile_without_importing_the_renderer() -> None:
     assert default == DEFAULT_PROFILE
     for name in PROFILES:
         assert f"{name} =" in synth_command.PROFILE_OPTION_HELP
+
+
+def test_demo_refuses_a_phantom_of_another_profile(tmp_path: Path) -> None:
+    from agcl.errors import InputError
+    from agcl.pipeline.demo import ensure_phantom
+
+    synthesize(tmp_path / "data" / "phantom", n=6, size=32, seed=0, profile="shortcuts", workers=1)
+    with pytest.raises(InputError, match="delete all of .*data"):
+        ensure_phantom(tmp_path / "data", 6, 32, 0)
+    assert json.loads((tmp_path / "data" / "phantom" / "truth" / "spec.json").read_text())["profile"] == "shortcuts"
+    ensure_phantom(tmp_path / "fresh", 6, 32, 0)
+    assert json.loads((tmp_path / "fresh" / "phantom" / "truth" / "spec.json").read_text())["profile"] == "calibrated"

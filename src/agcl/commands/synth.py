@@ -15,10 +15,9 @@ from agcl.errors import InputError
 log = logging.getLogger(__name__)
 
 #: Kept literal so that ``agcl --help`` does not import the renderer (a test checks it against PROFILES).
-PROFILE_OPTION_HELP = ("Named preset of the phantom's knobs: calibrated = realistic shortcuts, baseline "
-                       "calibrated to the paper's Table 1 and Wang et al.'s localization; shortcuts = the first "
-                       "phantom, where devices, markers, AP view and exposure dominate the lesions "
-                       "(docs/phantom.md, \"Profiles\").")
+PROFILE_OPTION_HELP = ("Named preset of the phantom's knobs: calibrated = realistic shortcuts, the baseline's "
+                       "AUC calibrated to the paper's Table 1; shortcuts = the first phantom, where devices, "
+                       "markers, AP view and exposure dominate the lesions (docs/phantom.md, \"Profiles\").")
 
 @user_errors
 def synth(

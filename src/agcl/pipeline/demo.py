@@ -40,11 +40,18 @@ def packaged_config(name: str) -> Path:
 
 
 def ensure_phantom(data_dir: Path, n: int, size: int, seed: int) -> Path:
+    """``data_dir/phantom`` with the demo's profile; a phantom of another spec there (e.g. one drawn
+    before the demo's profile changed) is refused, naming the whole data folder, because the severity
+    table, index and cache beside it were built from that phantom."""
     from agcl.data.phantom import synthesize
 
     out = data_dir / "phantom"
     log.info("phantom: %s (%d images, %d px, profile %s)", out, n, size, DEMO_PROFILE)
-    return Path(synthesize(out, n=n, size=size, seed=seed, profile=DEMO_PROFILE))
+    try:
+        return Path(synthesize(out, n=n, size=size, seed=seed, profile=DEMO_PROFILE))
+    except InputError as exc:
+        raise InputError(f"{exc} (agcl demo: delete all of {data_dir}, whose severity table, index and cache "
+                         "were built from that phantom, and the run directory, or pass another --data-dir)") from None
 
 
 def ensure_severity(phantom: Path, out: Path) -> Path:
