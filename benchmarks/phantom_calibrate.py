@@ -35,6 +35,10 @@ from agcl.evaluation.anchors import AGCL_TABLE1_BSL_AUC, WANG2017_ACC_T025
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 SPEC_PAIRS = ("class_contrast", "class_size", "box_margin")
+#: The spec.json fields copied into calibration.json (what a run's phantom was).
+PHANTOM_KEYS = ("profile", "seed", "n", "size", "test_fraction", "lesion_contrast", "exposure_shortcut", "device_rate",
+                "marker_rate", "view_shortcut", "label_miss_rate", "label_extra_rate", "severity_contrast",
+                "severity_size", "class_contrast", "class_size", "box_margin", "cardiomegaly_height", "heart_spread")
 
 
 def parse_spec(items: list[str]) -> dict[str, object]:
@@ -145,10 +149,7 @@ def run_bsl(data: Path, run: Path, config: Path, sets: list[str]) -> dict:
     spec = json.loads((data / "phantom" / "truth" / "spec.json").read_text())
     res |= {"config": str(config), "sets": sets, "wall_s": wall, "load_avg_1min": [round(load0, 2),
                                                                                     round(os.getloadavg()[0], 2)],
-            "phantom": {k: spec[k] for k in ("profile", "seed", "n", "size", "lesion_contrast", "exposure_shortcut",
-                                             "device_rate", "marker_rate", "view_shortcut", "class_contrast",
-                                             "class_size", "box_margin", "cardiomegaly_height", "heart_spread", "severity_contrast",
-                                             "severity_size", "label_miss_rate", "label_extra_rate")}}
+            "phantom": {k: spec[k] for k in PHANTOM_KEYS}}
     (run / "calibration.json").write_text(json.dumps(res, indent=1))
     return res
 

@@ -51,6 +51,7 @@ PROFILES: dict[str, dict[str, object]] = {
     "shortcuts": {},
 }
 
+
 def check_profile(name: str) -> str:
     """Return ``name`` if it is a profile; else raise ValueError with the choices and a suggestion."""
     if name not in PROFILES:
