@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agcl.data.phantom import PhantomSpec, synthesize
+from agcl.data.phantom import DEFAULT_PROFILE, PhantomSpec, synthesize
 from agcl.data.phantom import spec as spec_module
 from agcl.data.phantom.cohort import plan_cohort
 from agcl.labels import LABELS
@@ -41,13 +41,13 @@ def fit(n: int, iters: int) -> dict:
     return {"base_logit": {k: round(float(v), 2) for k, v in spec_module.BASE_LOGIT.items()}, "history": history}
 
 
-def speed(n: int, size: int, workers: int, seed: int) -> dict:
+def speed(n: int, size: int, workers: int, seed: int, profile: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        out = synthesize(Path(tmp) / "ph", n=n, size=size, seed=seed, workers=workers)
+        out = synthesize(Path(tmp) / "ph", n=n, size=size, seed=seed, workers=workers, profile=profile)
         dt = time.perf_counter() - t0
         nbytes = sum(f.stat().st_size for f in (out / "images").iterdir())
-    return {"n": n, "size": size, "workers": workers, "seconds": round(dt, 2),
+    return {"n": n, "size": size, "profile": profile, "workers": workers, "seconds": round(dt, 2),
             "images_per_second": round(n / dt, 1), "png_mib": round(nbytes / 2**20, 1),
             "machine": f"{platform.machine()}, {os.cpu_count()} cpus", "load_avg_1m": round(os.getloadavg()[0], 2)}
 
@@ -58,10 +58,11 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--profile", default=DEFAULT_PROFILE, help="phantom profile (docs/bench/phantom.md: shortcuts)")
     ap.add_argument("--fit", action="store_true")
     ap.add_argument("--iters", type=int, default=6)
     args = ap.parse_args()
-    result = fit(args.n, args.iters) if args.fit else speed(args.n, args.size, args.workers, args.seed)
+    result = fit(args.n, args.iters) if args.fit else speed(args.n, args.size, args.workers, args.seed, args.profile)
     print(json.dumps(result, indent=1))
 
 

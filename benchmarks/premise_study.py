@@ -51,11 +51,16 @@ def agcl(*args: str, log: Path | None = None) -> float:
 
 
 def prepare(data: Path, n: int, size: int, seed: int, synth_opts: list[str]) -> None:
+    agcl("synth", str(data / "phantom"), "--n", str(n), "--size", str(size), "--seed", str(seed), *synth_opts)
+    derive(data, seed, size)
+
+
+def derive(data: Path, seed: int, cache_size: int) -> None:
+    """Mine ``data/phantom``'s reports, index it and build its image cache (each step kept if done)."""
     from agcl.pipeline.demo import ensure_cache, ensure_index, ensure_severity
 
-    agcl("synth", str(data / "phantom"), "--n", str(n), "--size", str(size), "--seed", str(seed), *synth_opts)
     ensure_severity(data / "phantom", data / "severity.csv")
-    ensure_cache(ensure_index(data / "phantom", data / "index", seed), size, progress=False)
+    ensure_cache(ensure_index(data / "phantom", data / "index", seed), cache_size, progress=False)
 
 
 def data_sets(data: Path) -> list[str]:
@@ -65,10 +70,10 @@ def data_sets(data: Path) -> list[str]:
             f"source.truth_boxes={(data / 'phantom' / 'truth' / 'lesions.csv').resolve()}"]
 
 
-def run_one(data: Path, run: Path, sets: list[str], only: list[str] = ()) -> float:
+def run_one(data: Path, run: Path, sets: list[str], only: list[str] = (), config: Path = CONFIG) -> float:
     if (run / "eval" / "DONE").is_file() or (only and all((run / f"stage_{o}" / "DONE").is_file() for o in only)):
         return 0.0
-    args = ["run", "--config", str(CONFIG), "--run-dir", str(run), *[x for s in [*data_sets(data), *sets]
+    args = ["run", "--config", str(config), "--run-dir", str(run), *[x for s in [*data_sets(data), *sets]
                                                                      for x in ("--set", s)]]
     return agcl(*args, *[x for o in only for x in ("--only", o)], log=run.parent / f"{run.name}.log")
 
@@ -120,8 +125,8 @@ def shortcut_auc(data: Path) -> dict:
             "test_mean_auc": round(paired.mean_auc(y[test], p), 4)}
 
 
-def bsl_val_auc(run: Path) -> dict:
-    """Validation mean AUC of a finished BSL stage (the only number used to set the phantom's difficulty)."""
+def bsl_val_scores(run: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Validation labels and BSL probabilities of a finished run. Shapes: -> (y [N,14], p [N,14])."""
     from agcl.labels import LABELS
     from agcl.pipeline.driver import load_pipeline_config, make_context
     from agcl.pipeline.inference import score_images
@@ -130,9 +135,15 @@ def bsl_val_auc(run: Path) -> dict:
     model = finished_model(run / "stage_bsl")
     val = ctx.split("val")
     _, probs, _ = score_images(ctx, model, val, with_cams=False)
+    return val[list(LABELS)].to_numpy(), probs
+
+
+def bsl_val_auc(run: Path) -> dict:
+    """Validation mean AUC of a finished BSL stage (the only number used to set the phantom's difficulty)."""
+    y, probs = bsl_val_scores(run)
     done = json.loads((run / "stage_bsl" / "DONE").read_text())
-    return {"run": str(run), "val_mean_auc": round(paired.mean_auc(val[list(LABELS)].to_numpy(), probs), 4),
-            "n_val": len(val), "epochs": done.get("epochs_run"), "seconds": done.get("seconds")}
+    return {"run": str(run), "val_mean_auc": round(paired.mean_auc(y, probs), 4),
+            "n_val": len(y), "epochs": done.get("epochs_run"), "seconds": done.get("seconds")}
 
 
 STAGES = {"BSL": "bsl", "AGL": "agl", "AGCL-1": "agcl_1", "AGCL-2": "agcl_2", "AGCL-3": "agcl_3"}
@@ -325,6 +336,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lesion-contrast", default="1.0")
     p.add_argument("--exposure-shortcut", default="1.0")
+    p.add_argument("--profile", default="shortcuts", help="phantom profile (the study's phantom: shortcuts)")
     p = sub.add_parser("bsl-val")
     p.add_argument("data", type=Path)
     p.add_argument("run", type=Path)
@@ -348,7 +360,7 @@ def main() -> None:
         p.add_argument("--controls", action="store_true", help="report: also score the uniform and centre controls")
     a = ap.parse_args()
     if a.cmd == "prepare":
-        prepare(a.data, a.n, a.size, a.seed, ["--lesion-contrast", a.lesion_contrast,
+        prepare(a.data, a.n, a.size, a.seed, ["--profile", a.profile, "--lesion-contrast", a.lesion_contrast,
                                               "--exposure-shortcut", a.exposure_shortcut])
     elif a.cmd == "bsl-val":
         secs = run_one(a.data, a.run, a.sets, only=["bsl"])

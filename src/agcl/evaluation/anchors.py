@@ -17,6 +17,13 @@ WANG2017_SOURCE = ("Wang et al. 2017 (CVPR), Table 4, ResNet-50, Acc at T(IoBB)=
 WANG2017_ACC_T025 = {"Atelectasis": 0.550, "Cardiomegaly": 0.979, "Effusion": 0.542, "Infiltration": 0.577,
                      "Mass": 0.282, "Nodule": 0.051, "Pneumonia": 0.558, "Pneumothorax": 0.347}
 
+AGCL_TABLE1_SOURCE = "AGCL paper, Table 1: per-class test AUC of BSL (ResNet-50) on the ChestX-ray14 official split"
+#: AGCL paper Table 1, the BSL row: per-class test AUC (mean .7708).
+AGCL_TABLE1_BSL_AUC = {"Atelectasis": 0.7268, "Cardiomegaly": 0.8545, "Effusion": 0.7899, "Infiltration": 0.6788,
+                       "Mass": 0.7527, "Nodule": 0.7143, "Pneumonia": 0.6934, "Pneumothorax": 0.8260,
+                       "Consolidation": 0.7052, "Edema": 0.8148, "Emphysema": 0.8698, "Fibrosis": 0.7892,
+                       "Pleural_Thickening": 0.7260, "Hernia": 0.8500}
+
 AGCL_SOURCE = ("AGCL paper, Table 2: recall at T(IoBB)=0.25 on all 984 GT boxes of the "
                "ChestX-ray14 test split")
 #: AGCL paper Table 2: recall (= Wang's Acc) at T(IoBB) = 0.25 for BSL, AGL and AGCL (= AGCL-2).

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 DEMO_PHANTOM = {"full": (800, 128), "quick": (400, 128)}
 #: Training seeds of the full demo (``--quick``: the first one alone).
 DEMO_SEEDS = (0, 1, 2)
+#: The phantom profile the demo draws (docs/phantom.md, "Profiles").
+DEMO_PROFILE = "calibrated"
 
 
 def packaged_config(name: str) -> Path:
@@ -38,11 +40,18 @@ def packaged_config(name: str) -> Path:
 
 
 def ensure_phantom(data_dir: Path, n: int, size: int, seed: int) -> Path:
+    """``data_dir/phantom`` with the demo's profile; a phantom of another spec there (e.g. one drawn
+    before the demo's profile changed) is refused, naming the whole data folder, because the severity
+    table, index and cache beside it were built from that phantom."""
     from agcl.data.phantom import synthesize
 
     out = data_dir / "phantom"
-    log.info("phantom: %s (%d images, %d px)", out, n, size)
-    return Path(synthesize(out, n=n, size=size, seed=seed))
+    log.info("phantom: %s (%d images, %d px, profile %s)", out, n, size, DEMO_PROFILE)
+    try:
+        return Path(synthesize(out, n=n, size=size, seed=seed, profile=DEMO_PROFILE))
+    except InputError as exc:
+        raise InputError(f"{exc} (agcl demo: delete all of {data_dir}, whose severity table, index and cache "
+                         "were built from that phantom, and the run directory, or pass another --data-dir)") from None
 
 
 def ensure_severity(phantom: Path, out: Path) -> Path:
@@ -138,6 +147,7 @@ def run_demo(run_dir: Path, data_dir: Path, *, quick: bool, overrides: list[str]
               for s, summ in summaries.items()}
     write_json_atomic(run_dir / "demo_timing.json", {"quick": quick, "phantom_images": n, "phantom_size": size,
                                                      "training_seeds": seeds,
+                                                     "phantom_profile": DEMO_PROFILE,
                                                      "steps_s": {k: round(v, 1) for k, v in timing.items()},
                                                      "stages_s": stages})
     return {"compare": compare, "summaries": summaries, "timing": timing}

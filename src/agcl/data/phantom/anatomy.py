@@ -68,15 +68,16 @@ def lung_mask(X: np.ndarray, Y: np.ndarray, f: dict[str, float]) -> np.ndarray:
 
 
 def heart_centre(anat: dict[str, float]) -> tuple[float, float]:
-    """Centre of the cardiac ellipse: left of the midline, resting on the left hemidiaphragm."""
+    """Centre of the cardiac ellipse: left of the midline, resting on the left hemidiaphragm (its height
+    scaled by ``heart_h_scale`` when cardiomegaly also makes the heart taller)."""
     hx = 0.5 + anat["heart_x"] * anat.get("heart_scale", 1.0)
-    return hx, lung_frame(anat, "left")["dome"] + 0.03 - anat["heart_h"]
+    return hx, lung_frame(anat, "left")["dome"] + 0.03 - anat["heart_h"] * anat.get("heart_h_scale", 1.0)
 
 
 def heart_mask(X: np.ndarray, Y: np.ndarray, anat: dict[str, float]) -> np.ndarray:
     """Soft mask of the cardiac silhouette (an ellipse bulging to the patient's left)."""
     hx, hy = heart_centre(anat)
-    e = ((X - hx) / anat["heart_w"]) ** 2 + ((Y - hy) / anat["heart_h"]) ** 2
+    e = ((X - hx) / anat["heart_w"]) ** 2 + ((Y - hy) / (anat["heart_h"] * anat.get("heart_h_scale", 1.0))) ** 2
     return sig(1.0 - e, 0.04)
 
 

@@ -25,6 +25,7 @@ from agcl.labels import LABEL_INDEX, LABELS
 
 # Purposes of the derived random streams (spawn_key[0]).
 STREAM_PATIENT, STREAM_RENDER, STREAM_TEXTURE, STREAM_LESION, STREAM_SPLIT, STREAM_NOISE, STREAM_REPORT = range(7)
+STREAM_HEART = 7  # per-patient heart-size spread (drawn only when spec.heart_spread > 0)
 BILATERAL = {"Edema", "Emphysema", "Fibrosis", "Cardiomegaly", "Hernia"}
 
 
@@ -151,12 +152,17 @@ def _findings(
 
 
 def _shortcuts(rng: np.random.Generator, lesions: list[Lesion], z: float,
-               exposure_shortcut: float = 1.0) -> tuple[str, float, dict]:
-    """View, exposure and devices: correlated with the findings, never determined by them (ARCH §2b)."""
+               spec: PhantomSpec) -> tuple[str, float, dict]:
+    """View, exposure and devices: correlated with the findings, never determined by them
+    (docs/phantom.md, "Shortcuts"). ``spec.device_rate`` and ``spec.marker_rate`` scale the
+    finding/view-linked part of each probability and ``spec.view_shortcut`` how much sickness raises
+    P(AP view) (1.0: the rates of the ``shortcuts`` profile)."""
     by = {les.label: les for les in lesions}
     n_acute = sum(1 for les in lesions if les.label not in CHRONIC)
-    ap = rng.random() < _sigmoid(-1.8 + 0.9 * n_acute + 0.5 * z)
-    shift = exposure_shortcut * (0.12 * ap + 0.03 * len(lesions))  # sicker / AP → lower exposure
+    r = spec.device_rate
+    v = spec.view_shortcut
+    ap = rng.random() < _sigmoid(-1.8 + v * 0.9 * n_acute + v * 0.5 * z)  # sicker → more often AP
+    shift = spec.exposure_shortcut * (0.12 * ap + 0.03 * len(lesions))  # sicker / AP → lower exposure
     exposure = float(np.clip(rng.normal(1.0, 0.08) - shift, 0.6, 1.25))
     sc: dict[str, dict[str, float]] = {}
 
@@ -166,21 +172,21 @@ def _shortcuts(rng: np.random.Generator, lesions: list[Lesion], z: float,
                 return 0.0 if by[lab].side == "right" else 1.0
         return float(rng.random() < 0.5)
 
-    p_drain = 0.015
+    p_drain = 0.015  # the base rate of a device, then its finding/view-linked rate (× device_rate)
     if "Pneumothorax" in by:
-        p_drain = 0.75 if by["Pneumothorax"].severity == "severe" else 0.55
+        p_drain = max(p_drain, (0.75 if by["Pneumothorax"].severity == "severe" else 0.55) * r)
     elif "Effusion" in by and by["Effusion"].severity != "mild":
-        p_drain = 0.15
+        p_drain = max(p_drain, 0.15 * r)
     if rng.random() < p_drain:
         sc["chest_drain"] = {"left": side_of("Pneumothorax", "Effusion"), "curve": rng.uniform(-1, 1)}
-    p_pm = 0.45 if "Cardiomegaly" in by else 0.3 if "Edema" in by else 0.02
+    p_pm = max(0.02, (0.45 if "Cardiomegaly" in by else 0.3 if "Edema" in by else 0.0) * r)
     if rng.random() < p_pm:
         sc["pacemaker"] = {"left": float(rng.random() < 0.85), "dy": rng.uniform(-0.02, 0.03)}
-    if rng.random() < 0.05 + 0.25 * ap + 0.05 * n_acute:
+    if rng.random() < 0.05 + 0.25 * ap * r + 0.05 * n_acute * r:
         sc["central_line"] = {"left": float(rng.random() < 0.3), "depth": rng.uniform(0.0, 0.06)}
-    if rng.random() < 0.10 + 0.5 * ap:
+    if rng.random() < 0.10 + 0.5 * ap * r:
         sc["ecg_leads"] = {"n": float(rng.integers(2, 5)), "tex": float(rng.integers(0, 2**31 - 1))}
-    if rng.random() < (0.75 if ap else 0.03):
+    if rng.random() < (0.75 * spec.marker_rate if ap else 0.03):
         sc["text_marker"] = {"corner": float(rng.integers(0, 2)), "word": float(rng.integers(0, 3))}
     if ap:
         sc["ap_view"] = {}
@@ -205,6 +211,10 @@ def plan_cohort(spec: PhantomSpec, seed: int) -> list[ImagePlan]:
         healthy = rng.random() < spec.healthy_patient_fraction
         z = float(rng.normal())
         anatomy = _patient_anatomy(rng, sex)
+        if spec.heart_spread:  # own stream: the other decisions do not move
+            f = float(np.exp(stream(seed, STREAM_HEART, patient).normal(0.0, spec.heart_spread)))
+            anatomy["heart_w"] *= f
+            anatomy["heart_h"] *= f
         chronic: dict[str, Lesion] = {}
         if not healthy:
             for label in CHRONIC:
@@ -214,7 +224,7 @@ def plan_cohort(spec: PhantomSpec, seed: int) -> list[ImagePlan]:
                     chronic[label] = _lesion(rng, label)
         for fu in range(min(k, spec.n - len(plans))):
             lesions = [] if healthy else _findings(rng, z + rng.normal(0, 0.3), spec, chronic)
-            view, exposure, sc = _shortcuts(rng, lesions, z, spec.exposure_shortcut)
+            view, exposure, sc = _shortcuts(rng, lesions, z, spec)
             plans.append(
                 ImagePlan(len(plans), patient, fu, min(age + fu // 2, 95), sex, view, exposure,
                           _pose(rng, anatomy) | {"tex": float(patient)}, lesions, sc)

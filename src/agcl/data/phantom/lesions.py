@@ -55,7 +55,7 @@ def _mass(les, X, Y, anat, L, rng, sz, ct) -> Result:
 def _effusion(les, X, Y, anat, L, rng, sz, ct) -> Result:
     f = lung_frame(anat, les.side)
     k = SEVERITIES.index(les.severity)
-    h = (f["base"] - f["top"]) * (0.10, 0.26, 0.48)[k] * les.params["size_jitter"]
+    h = (f["base"] - f["top"]) * (0.10, 0.26, 0.48)[k] * les.params["size_jitter"] * anat["effusion_size"]
     lat = np.clip(f["sgn"] * (X - f["cx"]) / f["w"], -1.0, 1.2)
     level = f["base"] - h - 0.3 * h * (lat + 1.0)  # meniscus: higher against the lateral wall
     hemi = lung_mask(X, Y, f | {"w": 1.06 * f["w"], "dome": f["dome"] + 0.02})  # hemithorax, not cut by the heart
@@ -177,10 +177,12 @@ DRAWERS: dict[str, Callable[..., Result]] = {
 
 
 def strength(les: Lesion, spec: PhantomSpec) -> tuple[float, float]:
-    """``(sz, ct)``: relative size and contrast of a lesion from its severity (+ jitter)."""
+    """``(sz, ct)``: relative size and contrast of a lesion from its severity (+ jitter), times the
+    spec's global contrast and its class factors (``class_size``, ``class_contrast``)."""
     k = SEVERITIES.index(les.severity)
-    sz = spec.severity_size[k] * les.params["size_jitter"]
-    ct = spec.severity_contrast[k] * les.params["contrast_jitter"] * spec.lesion_contrast
+    sz = spec.severity_size[k] * les.params["size_jitter"] * spec.class_factor("class_size", les.label)
+    ct = (spec.severity_contrast[k] * les.params["contrast_jitter"] * spec.lesion_contrast
+          * spec.class_factor("class_contrast", les.label))
     return sz, ct
 
 
@@ -192,6 +194,13 @@ def anatomy_modifiers(lesions: list[Lesion], spec: PhantomSpec, anatomy_lucency:
         k = SEVERITIES.index(les.severity)
         if les.label == "Cardiomegaly":
             mods["heart_scale"] = (1.16, 1.28, 1.42)[k] * (0.97 + 0.06 * (les.params["size_jitter"] - 0.85) / 0.3)
+            g = spec.class_factor("class_size", les.label)
+            if g != 1.0:  # class_size scales the enlargement, not the heart
+                mods["heart_scale"] = 1.0 + g * (mods["heart_scale"] - 1.0)
+            if spec.cardiomegaly_height:
+                mods["heart_h_scale"] = 1.0 + spec.cardiomegaly_height * (mods["heart_scale"] - 1.0)
+        elif les.label == "Effusion":
+            mods["effusion_size"] = spec.class_factor("class_size", les.label)  # fluid height (the drawer)
         elif les.label == "Emphysema":
             mods["lucency"] = anatomy_lucency * (1.0 + 0.12 * ct)
             mods["marking_gain"] = 1.0 - 0.25 * min(ct, 1.2)

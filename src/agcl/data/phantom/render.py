@@ -32,6 +32,15 @@ def footprint_box(foot: np.ndarray, scale: float, frac: float = 0.3) -> Box | No
     return (cols[0] * scale, rows[0] * scale, (cols[-1] + 1) * scale, (rows[-1] + 1) * scale)
 
 
+def pad_box(box: Box, margin: float, size: int) -> Box:
+    """``box`` grown by ``margin`` × its width/height on every side, clipped to ``[0, size]``."""
+    if not margin:
+        return box
+    x0, y0, x1, y1 = box
+    dx, dy = margin * (x1 - x0), margin * (y1 - y0)
+    return (max(0.0, x0 - dx), max(0.0, y0 - dy), min(float(size), x1 + dx), min(float(size), y1 + dy))
+
+
 def _resize(a: np.ndarray, size: int) -> np.ndarray:
     if a.shape[0] == size:
         return a
@@ -73,7 +82,7 @@ def render_image(plan: ImagePlan, spec: PhantomSpec, seed: int, *, with_lesions:
         markings = markings * mult
         box = footprint_box(foot, size / res)
         if box is not None:
-            boxes[les.label] = box
+            boxes[les.label] = pad_box(box, spec.class_factor("box_margin", les.label, 0.0), size)
     rng = stream(seed, STREAM_RENDER, plan.index)
     A = _resize((A + markings).astype(np.float32), size)
     if with_devices:

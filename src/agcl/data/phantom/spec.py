@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 
 from agcl.labels import LABELS
@@ -101,6 +102,23 @@ class PhantomSpec:
         lesion_contrast: global multiplier on lesion attenuation (difficulty calibration).
         exposure_shortcut: strength of the exposure shortcut (AP view and each finding lower the
             exposure, so sicker images are whiter overall); 0 makes exposure independent of findings.
+        device_rate: multiplier on the finding- and view-linked part of each device's probability
+            (drain with pneumothorax/effusion, pacemaker with cardiomegaly/edema, central line and ECG
+            leads with AP view and acute findings); the base rate every patient has is kept.
+        marker_rate: multiplier on P(burnt-in "PORTABLE"/"AP"/"SUPINE" marker | AP view).
+        view_shortcut: multiplier on how much acute findings and the patient's sickness raise P(AP
+            view) (AP views magnify the heart, raise the clavicles and bring lines, leads and markers);
+            0 makes the view independent of the findings.
+        class_contrast: ``(label, factor)`` pairs multiplying one class's lesion contrast (absent = 1).
+        class_size: ``(label, factor)`` pairs multiplying one class's lesion size (absent = 1); for
+            Cardiomegaly it scales the enlargement of the heart, for Effusion the fluid height.
+        box_margin: ``(label, fraction)`` pairs padding that class's truth box on every side by this
+            fraction of its width and height, clipped to the image (hand-drawn NIH boxes enclose a
+            finding loosely); absent = 0, the lesion's footprint.
+        heart_spread: sd of a per-patient log-normal factor on the normal heart's size (wider normal
+            variation makes mild cardiomegaly harder to tell from a large normal heart); 0 = none.
+        cardiomegaly_height: share of cardiomegaly's (relative) widening of the heart that also
+            raises its height (0: the heart only widens); the heart keeps resting on the diaphragm.
         severity_size: relative lesion size for mild/moderate/severe.
         severity_contrast: relative lesion contrast for mild/moderate/severe.
         label_miss_rate: P(a true finding is dropped from ``Finding Labels``).
@@ -108,6 +126,8 @@ class PhantomSpec:
         severity_word_rate: P(a positive report mention carries a severity word).
         uncertain_rate: P(a true finding is reported as uncertain instead of positive).
         bbox_test_only: boxes are written for test images only (as in NIH).
+        profile: the named preset (:mod:`agcl.data.phantom.profiles`) this spec was built from;
+            recorded in ``truth/spec.json`` beside every field. The field defaults are ``shortcuts``.
     """
 
     n: int = 3000
@@ -127,6 +147,15 @@ class PhantomSpec:
     severity_word_rate: float = 0.25
     uncertain_rate: float = 0.06
     bbox_test_only: bool = True
+    device_rate: float = 1.0
+    marker_rate: float = 1.0
+    view_shortcut: float = 1.0
+    class_contrast: tuple[tuple[str, float], ...] = ()
+    class_size: tuple[tuple[str, float], ...] = ()
+    box_margin: tuple[tuple[str, float], ...] = ()
+    cardiomegaly_height: float = 0.0
+    heart_spread: float = 0.0
+    profile: str = "shortcuts"
     version: int = field(default=PHANTOM_VERSION)
 
     def __post_init__(self) -> None:
@@ -136,10 +165,33 @@ class PhantomSpec:
             raise ValueError(f"size must be >= 32 pixels, got {self.size}")
         if not 0.0 < self.test_fraction < 1.0:
             raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
+        for name in ("lesion_contrast", "exposure_shortcut", "device_rate", "marker_rate", "view_shortcut",
+                     "cardiomegaly_height", "heart_spread"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0.0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        for name, low, high in (("class_contrast", 0.0, math.inf), ("class_size", 0.0, math.inf),
+                                ("box_margin", None, 1.0)):
+            pairs = getattr(self, name)
+            for label, value in pairs:
+                if label not in LABELS:
+                    raise ValueError(f"{name}: unknown label {label!r}")
+                ok = math.isfinite(value) and value < high and (value > low if low is not None else value >= 0.0)
+                if not ok:
+                    bound = f"> {low:g}" if low is not None else f"in [0, {high:g})"
+                    raise ValueError(f"{name}[{label}] must be a finite number {bound}, got {value}")
+            if len({label for label, _ in pairs}) != len(pairs):
+                raise ValueError(f"{name} names a label twice")
+
+    def class_factor(self, name: str, label: str, default: float = 1.0) -> float:
+        """The per-class value of ``label`` in ``class_contrast``, ``class_size`` or ``box_margin``."""
+        return dict(getattr(self, name)).get(label, default)
 
     def to_dict(self, seed: int) -> dict:
         """The JSON-able description saved as ``truth/spec.json`` (seed included)."""
         d = asdict(self)
+        for name in ("class_contrast", "class_size", "box_margin"):
+            d[name] = dict(getattr(self, name))
         d["seed"] = int(seed)
         d["target_prevalence"] = TARGET_PREVALENCE
         d["severity_dist"] = {k: list(v) for k, v in SEVERITY_DIST.items()}

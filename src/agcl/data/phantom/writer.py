@@ -21,6 +21,7 @@ from pathlib import Path
 from PIL import Image
 
 from agcl.data.phantom.cohort import STREAM_REPORT, ImagePlan, plan_cohort, stream
+from agcl.data.phantom.profiles import DEFAULT_PROFILE, phantom_spec
 from agcl.data.phantom.render import Box, render_image
 from agcl.data.phantom.reports import SEVERITY_WORDS, write_report
 from agcl.data.phantom.spec import PhantomSpec
@@ -88,7 +89,7 @@ def _check_out(out: Path, spec: PhantomSpec, seed: int) -> bool:
 
 
 def synthesize(out_dir: str | os.PathLike[str], n: int = 3000, size: int = 256, seed: int = 0, *,
-               spec: PhantomSpec | None = None, workers: int | None = None,
+               profile: str = DEFAULT_PROFILE, spec: PhantomSpec | None = None, workers: int | None = None,
                progress: Progress | None = None) -> Path:
     """Write a phantom chest X-ray dataset in NIH ChestX-ray14 layout (see docs/phantom.md).
 
@@ -96,7 +97,9 @@ def synthesize(out_dir: str | os.PathLike[str], n: int = 3000, size: int = 256, 
         out_dir: target directory (absent, empty, or a previous phantom with the same spec and seed).
         n, size, seed: number of images, PNG side in pixels, seed. Ignored ``n``/``size`` when ``spec``
             is given (the spec's are used).
-        spec: full specification; default ``PhantomSpec(n=n, size=size)``.
+        profile: named preset (``calibrated`` or ``shortcuts``, :mod:`agcl.data.phantom.profiles`);
+            ignored when ``spec`` is given.
+        spec: full specification; default ``phantom_spec(profile, n=n, size=size)``.
         workers: rendering processes (default ``min(2, cpu_count)``; 1 renders in this process). The
             output does not depend on it.
         progress: ``callback(done, total)`` after each rendered chunk.
@@ -104,7 +107,7 @@ def synthesize(out_dir: str | os.PathLike[str], n: int = 3000, size: int = 256, 
     Returns:
         The output directory.
     """
-    spec = spec or PhantomSpec(n=n, size=size)
+    spec = spec or phantom_spec(profile, n=n, size=size)
     out = Path(out_dir).absolute()
     if _check_out(out, spec, seed):
         log.info("%s already holds this phantom (same spec and seed); nothing to do", out)
