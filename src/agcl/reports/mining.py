@@ -16,7 +16,7 @@ import pandas as pd
 from agcl.reports.alternatives import AlternativeReader
 from agcl.reports.context import POSITIVE, UNCERTAIN, ClauseMap, mention_status, resolve_cues
 from agcl.reports.lexicon import Lexicon, load_lexicon
-from agcl.reports.matchers import RuleMatchers, TokenView, build_nlp
+from agcl.reports.matchers import Cue, RuleMatchers, TokenView, build_nlp
 from agcl.reports.severity import SeverityReader
 
 log = logging.getLogger(__name__)
@@ -83,22 +83,32 @@ class ReportMiner:
         if not mentions:
             return []
         cues, pseudo = self.rules.cues_of(view)
-        clauses = ClauseMap(view, self.rules.boundary_tokens(doc), self.lexicon.list_conjunctions)
+        item_words = self.lexicon.list_item_words
+        items = None if item_words is None else {m.start: m.end for m in mentions if m.anchor == m.start}
+        clauses = ClauseMap(view, self.rules.boundary_tokens(doc), self.lexicon.list_conjunctions,
+                            items, item_words or frozenset())
         if self.lexicon.negated_evidence:
             texts = [" ".join(view.lower[c.start:c.end]) for c in cues]
             cues = resolve_cues(cues, texts, clauses, self.lexicon.negated_evidence)
+        # cues reach only mentions of their own sentence: group them, so that long reports stay linear
+        cues_in = _by_sentence(cues, view.sent_lo)
+        pseudo_in = _by_sentence(pseudo, view.sent_lo)
+        covered: dict[str, set[int]] = {}
+        for m in mentions:
+            if m.kind == "finding":
+                covered.setdefault(m.label, set()).update(range(m.start, m.end))
         out = []
         sentences: dict[int, str] = {}
         for m in mentions:
-            status, cue = mention_status(m, cues, clauses)
+            lo = view.sent_lo[m.start]
+            status, cue = mention_status(m, cues_in.get(lo, []), clauses)
             if status == POSITIVE:
-                alt = self.alternatives.cue(view, m, clauses, pseudo)
+                alt = self.alternatives.cue(view, m, clauses, pseudo_in.get(lo, []), covered.get(m.label, set()))
                 if alt is not None:
                     status, cue = UNCERTAIN, alt
             level, sev_i = ("none", None)
             if status == POSITIVE:
                 level, sev_i = self.severity.severity(view, m)
-            lo = view.sent_lo[m.start]
             if lo not in sentences:
                 sentences[lo] = view.text(lo, view.sent_hi[m.start]).strip()
             start_char, end_char = view.chars(m.start, m.end)
@@ -109,6 +119,14 @@ class ReportMiner:
                 start_char, end_char,
             ))
         return out
+
+
+def _by_sentence(cues: list[Cue], sent_lo: list[int]) -> dict[int, list[Cue]]:
+    """Cues grouped by the first token of their sentence."""
+    out: dict[int, list[Cue]] = {}
+    for c in cues:
+        out.setdefault(sent_lo[c.start], []).append(c)
+    return out
 
 
 def mine_reports(texts: Iterable[tuple[str, str]], *, lexicon: Lexicon | None = None) -> pd.DataFrame:
