@@ -22,7 +22,7 @@ change in pneumothorax or pleural fluid".
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Container
 
 from agcl.reports.context import ClauseMap
 from agcl.reports.lexicon import Lexicon
@@ -49,11 +49,12 @@ class AlternativeReader:
         return word[:1].isalnum() and word not in self.not_alternative and not NUMBER.match(word)
 
     def cue(self, view: TokenView, mention: Mention, clauses: ClauseMap, pseudo: list[Cue],
-            same: Collection[int] = ()) -> Cue | None:
+            same: Callable[[], Container[int]] = tuple) -> Cue | None:
         """The connector (as an uncertainty cue) that offers ``mention`` as an alternative, or ``None``.
 
         ``pseudo`` are the doc's pseudo-triggers: one that reaches the mention means a plain list.
-        ``same`` are the tokens of the doc's finding mentions of the same label.
+        ``same()`` gives the tokens of the doc's finding mentions of the same label (called only when a
+        connector is found).
         """
         if not self.connectors or mention.kind not in ("finding", "hedged"):
             return None
@@ -63,13 +64,13 @@ class AlternativeReader:
         lo, hi = view.sent_lo[mention.start], view.sent_hi[mention.start]
         j = mention.end
         k = _unmasked(low, j + 1, hi, 1)
-        if k < hi and low[j] in self.connectors and self._other_side(low[k]) and k not in same:
+        if k < hi and low[j] in self.connectors and self._other_side(low[k]) and k not in same():
             return Cue(j, j + 1, "uncertainty", False, True, low[j])
         i, steps = mention.start - 1, 0
         while i >= lo and steps < MAX_LEFT_WALK and (low[i] in self.skip or NUMBER.match(low[i])):
             i, steps = i - 1, steps + 1
         k = _unmasked(low, i - 1, lo - 1, -1)
-        if (k >= lo and low[i] in self.connectors and self._other_side(low[k]) and k not in same
+        if (k >= lo and low[i] in self.connectors and self._other_side(low[k]) and k not in same()
                 and clauses.reachable(k, mention.start)):
             return Cue(i, i + 1, "uncertainty", True, False, low[i])
         return None

@@ -97,14 +97,17 @@ def resolve_cues(cues: list[Cue], texts: list[str], clauses: ClauseMap, evidence
 
     ``texts`` are the lower-case cue phrases, aligned with ``cues``.
     """
+    verbs = [k for k, (cue, text) in enumerate(zip(cues, texts, strict=True))
+             if cue.kind == "uncertainty" and text in evidence]
+    if not verbs:
+        return cues
     out = list(cues)
     negations: dict[int, list[Cue]] = {}  # forward negations by sentence: only those can reach
     for c in cues:
         if c.kind == "negation" and c.forward:
             negations.setdefault(clauses.sent_id[c.start], []).append(c)
-    for k, (cue, text) in enumerate(zip(cues, texts, strict=True)):
-        if cue.kind != "uncertainty" or text not in evidence:
-            continue
+    for k in verbs:
+        cue = cues[k]
         if any(c.end <= cue.start and clauses.reachable(c.end - 1, cue.start)
                for c in negations.get(clauses.sent_id[cue.start], [])):
             out[k] = Cue(cue.start, cue.end, "negation", True, False, cue.text)

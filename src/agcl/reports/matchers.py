@@ -179,9 +179,13 @@ class RuleMatchers:
         self.heart_pre = frozenset(w.lower() for w in heart.get("pre_words", _HEART_PRE))
         self.heart_pre_gap = int(heart.get("pre_gap", 3))
         self.degree = frozenset(lexicon.severity)
+        self.heart_loose = frozenset(w.lower() for w in heart.get("loose_subjects", []))
+        self.heart_copulas = frozenset(w.lower() for w in heart.get("copulas", []))
         # only hard clause ends stop a heart statement; adverbs such as "otherwise" do not
         self.heart_stop = frozenset([".", ";", ":", "\n\n", "but", "however", "although", "though",
                                      "whereas", "while", "except", "which"])
+        self.heart_any = (self.heart_enlarged | self.heart_borderline | self.heart_normal | self.heart_stop
+                          | _PLURAL_COPULA)  # the words the scan after a heart subject stops at
 
     def _heart_mentions(self, view: TokenView, found: dict[tuple[str, str], list[tuple[int, int, int]]]) -> None:
         """Statements about the heart: enlarged (positive), normal (negative), borderline (uncertain).
@@ -213,6 +217,22 @@ class RuleMatchers:
             if kind:
                 found.setdefault(("Cardiomegaly", kind), []).append((k, s_end, k))
 
+    def _loose_heart(self, view: TokenView, found: dict[tuple[str, str], list[tuple[int, int, int]]]) -> None:
+        """``cardiac <word> is (now) (mildly) enlarged``: a loose subject with any one word (a mask, a typo)."""
+        low = view.lower
+        for i, word in enumerate(low):
+            if word not in self.heart_loose or i + 3 >= len(low) or low[i + 2] not in self.heart_copulas:
+                continue
+            if not view.doc[i + 1].is_alpha:
+                continue
+            j = i + 3
+            if low[j] in _HEART_ADVERBS:
+                j += 1
+            if j < len(low) and low[j] in self.degree:
+                j += 1
+            if j < len(low) and low[j] in self.heart_enlarged and view.sent_lo[j] == view.sent_lo[i]:
+                found.setdefault(("Cardiomegaly", "finding"), []).append((i, j + 1, j))
+
     def _heart_after(self, low: list[str], s_end: int, sent_end: int) -> dict[str, int]:
         """``{kind: token}`` of the predicate words after a heart subject ending at ``s_end``."""
         hits: dict[str, int] = {}
@@ -224,9 +244,13 @@ class RuleMatchers:
         copula = False
         for j in range(s_end, min(sent_end, s_end + limit + 1)):
             word = low[j]
+            if word not in self.heart_any:
+                continue
             if word in self.heart_stop:
                 break
-            copula = copula or word in _PLURAL_COPULA
+            if word in _PLURAL_COPULA:
+                copula = True
+                continue
             gap = j - s_end
             if word in self.heart_enlarged and "normal" in hits and gap <= self.heart_gap:
                 if self._or_before(low, j, hits["normal"]):
@@ -260,6 +284,8 @@ class RuleMatchers:
             label, _, kind = self._strings[match_id].partition("|")
             by_key.setdefault((label, kind or "finding"), []).append((start, end, start))
         self._heart_mentions(view, by_key)
+        if not words.isdisjoint(self.heart_loose) and not words.isdisjoint(self.heart_enlarged):
+            self._loose_heart(view, by_key)
         excluded: dict[str, list[tuple[int, int]]] = {}
         exclusions = self.exclude(doc) if _open(self.exclude_gate, words) else []
         for match_id, start, end in exclusions:
@@ -312,6 +338,7 @@ class RuleMatchers:
 
 _HEART_PRE = frozenset({"size", "sized", "-", "in", "of", "the", "right", "left"})
 _NEGATED = frozenset({"no", "not", "without"})
+_HEART_ADVERBS = frozenset({"now", "again", "still", "xxxx"})
 #: A heart subject heading a list reaches its normal word only through one of these.
 _PLURAL_COPULA = frozenset({"are", "appear", "remain"})
 
@@ -355,9 +382,16 @@ def longest(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     The ranges taken so far are kept sorted by start, so each candidate is checked against its two
     neighbours only (O(n log n): long reports have thousands of mentions).
     """
+    ordered = sorted(set(ranges), key=lambda r: (r[0] - r[1], r[0]))
+    if len(ordered) <= 16:  # a typical report: a plain scan is cheaper than bisecting
+        taken: list[tuple[int, int]] = []
+        for start, end in ordered:
+            if all(end <= s or e <= start for s, e in taken):
+                taken.append((start, end))
+        return sorted(taken)
     starts: list[int] = []
     ends: list[int] = []
-    for start, end in sorted(set(ranges), key=lambda r: (r[0] - r[1], r[0])):
+    for start, end in ordered:
         k = bisect.bisect_right(starts, start)
         if (k > 0 and ends[k - 1] > start) or (k < len(starts) and starts[k] < end):
             continue

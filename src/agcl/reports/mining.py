@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 
 import pandas as pd
 
@@ -132,19 +133,24 @@ class ReportMiner:
             texts = [" ".join(view.lower[c.start:c.end]) for c in cues]
             cues = resolve_cues(cues, texts, clauses, self.lexicon.negated_evidence)
         # cues reach only mentions of their own sentence: group them, so that long reports stay linear
-        cues_in = _by_sentence(cues, view.sent_lo)
-        pseudo_in = _by_sentence(pseudo, view.sent_lo)
-        covered: dict[str, set[int]] = {}
-        for m in mentions:
-            if m.kind == "finding":
-                covered.setdefault(m.label, set()).update(range(m.start, m.end))
+        cues_in = _BySentence(cues, view.sent_lo)
+        pseudo_in = _BySentence(pseudo, view.sent_lo)
+        covered: dict[str, set[int]] = {}  # tokens of each label's finding mentions, built on first use
+
+        def same_label(label: str) -> set[int]:
+            if not covered:
+                for o in mentions:
+                    if o.kind == "finding":
+                        covered.setdefault(o.label, set()).update(range(o.start, o.end))
+            return covered.get(label, set())
+
         out = []
         sentences: dict[int, str] = {}
         for m in mentions:
             lo = view.sent_lo[m.start]
-            status, cue = mention_status(m, cues_in.get(lo, []), clauses)
+            status, cue = mention_status(m, cues_in.get(lo), clauses)
             if status == POSITIVE:
-                alt = self.alternatives.cue(view, m, clauses, pseudo_in.get(lo, []), covered.get(m.label, set()))
+                alt = self.alternatives.cue(view, m, clauses, pseudo_in.get(lo), partial(same_label, m.label))
                 if alt is not None:
                     status, cue = UNCERTAIN, alt
             level, sev_i = ("none", None)
@@ -162,12 +168,21 @@ class ReportMiner:
         return out
 
 
-def _by_sentence(cues: list[Cue], sent_lo: list[int]) -> dict[int, list[Cue]]:
-    """Cues grouped by the first token of their sentence."""
-    out: dict[int, list[Cue]] = {}
-    for c in cues:
-        out.setdefault(sent_lo[c.start], []).append(c)
-    return out
+class _BySentence:
+    """Cues of the sentence that starts at a token: all cues when there are few (a typical report)."""
+
+    __slots__ = ("cues", "groups")
+
+    def __init__(self, cues: list[Cue], sent_lo: list[int]) -> None:
+        self.cues = cues
+        self.groups: dict[int, list[Cue]] | None = None
+        if len(cues) > 16:
+            self.groups = {}
+            for c in cues:
+                self.groups.setdefault(sent_lo[c.start], []).append(c)
+
+    def get(self, lo: int) -> list[Cue]:
+        return self.cues if self.groups is None else self.groups.get(lo, [])
 
 
 def mine_reports(texts: Iterable[tuple[str, str]], *, lexicon: Lexicon | None = None) -> pd.DataFrame:
