@@ -39,8 +39,8 @@ class ClauseMap:
     """Constant-time "is there a clause boundary between token i and token j" for one doc."""
 
     def __init__(self, view: TokenView, boundaries: set[int], conjunctions: frozenset[str],
-                 items: dict[int, int] | None = None, item_words: frozenset[str] = frozenset()) -> None:
-        """``items``: start -> end of the finding mentions that may be items of a list without conjunction."""
+                 mentions: list[Mention] | None = None, item_words: frozenset[str] = frozenset()) -> None:
+        """``mentions``: the doc's mentions, items of lists without a conjunction (``None``: no such lists)."""
         low = view.lower
         n = len(low)
         blocked = [0] * n
@@ -50,14 +50,18 @@ class ClauseMap:
         self._hard = [0, *accumulate(blocked)]
         # a comma blocks unless a list conjunction follows it before the clause ends
         conj_ahead = False
+        items: dict[int, int] | None = None  # start -> end of the term mentions, built at the first comma
         for i in range(n - 1, -1, -1):
             text = low[i]
             if blocked[i] or (i + 1 < n and sent_id[i + 1] != sent_id[i]):
                 conj_ahead = False
             if text in conjunctions:
                 conj_ahead = True
-            if text == "," and not conj_ahead and not (items and _item_follows(low, i, items, item_words)):
-                blocked[i] = 1
+            if text == "," and not conj_ahead:
+                if mentions is not None and items is None:
+                    items = {m.start: m.end for m in mentions if m.anchor == m.start}  # not heart statements
+                if not (items and _item_follows(low, i, items, item_words)):
+                    blocked[i] = 1
         self.sent_id = sent_id
         self.lower = low
         self.but_tokens = {i for i in range(n) if low[i] == "but"}

@@ -126,15 +126,13 @@ class ReportMiner:
             return []
         cues, pseudo = self.rules.cues_of(view)
         item_words = self.lexicon.list_item_words
-        items = None if item_words is None else {m.start: m.end for m in mentions if m.anchor == m.start}
         clauses = ClauseMap(view, self.rules.boundary_tokens(doc), self.lexicon.list_conjunctions,
-                            items, item_words or frozenset())
+                            None if item_words is None else mentions, item_words or frozenset())
         if self.lexicon.negated_evidence:
             texts = [" ".join(view.lower[c.start:c.end]) for c in cues]
             cues = resolve_cues(cues, texts, clauses, self.lexicon.negated_evidence)
         # cues reach only mentions of their own sentence: group them, so that long reports stay linear
-        cues_in = _BySentence(cues, view.sent_lo)
-        pseudo_in = _BySentence(pseudo, view.sent_lo)
+        cues_in, pseudo_in = _by_sentence(cues, view.sent_lo), _by_sentence(pseudo, view.sent_lo)
         covered: dict[str, set[int]] = {}  # tokens of each label's finding mentions, built on first use
 
         def same_label(label: str) -> set[int]:
@@ -148,9 +146,10 @@ class ReportMiner:
         sentences: dict[int, str] = {}
         for m in mentions:
             lo = view.sent_lo[m.start]
-            status, cue = mention_status(m, cues_in.get(lo), clauses)
+            status, cue = mention_status(m, cues if cues_in is None else cues_in.get(lo, []), clauses)
             if status == POSITIVE:
-                alt = self.alternatives.cue(view, m, clauses, pseudo_in.get(lo), partial(same_label, m.label))
+                alt = self.alternatives.cue(view, m, clauses, pseudo if pseudo_in is None else pseudo_in.get(lo, []),
+                                            partial(same_label, m.label))
                 if alt is not None:
                     status, cue = UNCERTAIN, alt
             level, sev_i = ("none", None)
@@ -168,21 +167,14 @@ class ReportMiner:
         return out
 
 
-class _BySentence:
-    """Cues of the sentence that starts at a token: all cues when there are few (a typical report)."""
-
-    __slots__ = ("cues", "groups")
-
-    def __init__(self, cues: list[Cue], sent_lo: list[int]) -> None:
-        self.cues = cues
-        self.groups: dict[int, list[Cue]] | None = None
-        if len(cues) > 16:
-            self.groups = {}
-            for c in cues:
-                self.groups.setdefault(sent_lo[c.start], []).append(c)
-
-    def get(self, lo: int) -> list[Cue]:
-        return self.cues if self.groups is None else self.groups.get(lo, [])
+def _by_sentence(cues: list[Cue], sent_lo: list[int]) -> dict[int, list[Cue]] | None:
+    """Cues grouped by the first token of their sentence; ``None`` (use them all) when there are few."""
+    if len(cues) <= 16:
+        return None
+    out: dict[int, list[Cue]] = {}
+    for c in cues:
+        out.setdefault(sent_lo[c.start], []).append(c)
+    return out
 
 
 def mine_reports(texts: Iterable[tuple[str, str]], *, lexicon: Lexicon | None = None) -> pd.DataFrame:
