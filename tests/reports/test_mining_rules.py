@@ -165,6 +165,7 @@ CASES = [
     ("The heart XXXX is slightly large.", {"Cardiomegaly": ("positive", "mild")}),
     ("Heart size mildly to moderately enlarged.", {"Cardiomegaly": ("positive", "moderate")}),
     ("The cardiac XXXX is now mildly enlarged.", {"Cardiomegaly": ("positive", "mild")}),
+    ("The cardiac XXXX is large.", {"Cardiomegaly": ("positive", "none")}),
     ("Moderate increase in size of the cardiac silhouette.", {"Cardiomegaly": ("positive", "moderate")}),
     ("No increase in heart size.", {}),
     ("Heart size is upper limits normal or mildly enlarged.", {"Cardiomegaly": ("uncertain", "none")}),

@@ -223,13 +223,13 @@ class RuleMatchers:
         for i, word in enumerate(low):
             if word not in self.heart_loose or i + 3 >= len(low) or low[i + 2] not in self.heart_copulas:
                 continue
-            if not view.doc[i + 1].is_alpha:
+            if not low[i + 1].isalpha():
                 continue
             j = i + 3
             if low[j] in _HEART_ADVERBS:
                 j += 1
-            if j < len(low) and low[j] in self.degree:
-                j += 1
+            if j < len(low) and low[j] in self.degree and low[j] not in self.heart_enlarged:
+                j += 1  # "mildly" (but "large" is the enlarged word itself)
             if j < len(low) and low[j] in self.heart_enlarged and view.sent_lo[j] == view.sent_lo[i]:
                 found.setdefault(("Cardiomegaly", "finding"), []).append((i, j + 1, j))
 
