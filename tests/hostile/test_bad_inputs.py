@@ -8,6 +8,8 @@ import logging
 import tarfile
 from pathlib import Path
 
+import pandas as pd
+
 from .clirun import agcl, clean_error, leftovers
 
 ENTRY = "Data_Entry_2017_v2020.csv"
@@ -50,17 +52,21 @@ def test_csv_box_entirely_outside_the_image(phantom: Path, tmp_path: Path) -> No
     clean_error(res, "boxes.csv", "line 3")
 
 
-def test_report_longer_than_the_miner_accepts(tmp_path: Path, caplog) -> None:
+def test_report_longer_than_spacy_accepts_is_mined_in_chunks(tmp_path: Path, caplog) -> None:
+    # longer than spaCy's max_length (1,000,000 characters): mined in chunks, not skipped
+    huge = "The lungs are clear. " * 50_000 + "No pneumothorax. Moderate left pleural effusion."
     reports = tmp_path / "reports.csv"
     with open(reports, "w", newline="") as fh:
         csv.writer(fh).writerows([["id", "report"], ["r1", "Small left pleural effusion."],
-                                  ["huge", "There is a small effusion. " * 200_000], ["r3", "Large pneumothorax."]])
-    with caplog.at_level(logging.WARNING):
+                                  ["huge", huge], ["r3", "Large pneumothorax."]])
+    with caplog.at_level(logging.INFO):
         res = agcl("mine", reports, "--out", tmp_path / "severity.csv")
     assert res.exit_code == 0, res.output
-    assert "huge" in caplog.text and "skipped" in caplog.text
-    mined = (tmp_path / "severity.csv").read_text()
-    assert "r1" in mined and "r3" in mined and "huge" not in mined
+    assert "report huge: 1050048 characters, mined in 11 chunks" in caplog.text
+    mined = pd.read_csv(tmp_path / "severity.csv")
+    got = {(r.id, r.label): (r.status, r.severity) for r in mined.itertuples()}
+    assert got == {("r1", "Effusion"): ("positive", "mild"), ("huge", "Pneumothorax"): ("negative", "none"),
+                   ("huge", "Effusion"): ("positive", "moderate"), ("r3", "Pneumothorax"): ("positive", "severe")}
 
 
 def test_truncated_report_archive(tmp_path: Path) -> None:

@@ -50,6 +50,9 @@ def test_custom_lexicon_folder_changes_the_vocabulary(tmp_path: Path, miner: Rep
     ("findings.yaml", "version: 1\nlabels: {Pneumonitis: {terms: [x]}}\n", "unknown label 'Pneumonitis'"),
     ("context.yaml", "version: 1\nnegation: {pre: no}\n", "'pre' must be a list"),
     ("context.yaml", "version: [1\n", "invalid YAML"),
+    ("findings.yaml", "version: 1\nlabels: {Pneumothorax: {size_cm: [3, 2]}}\n", "size_cm must be two ascending"),
+    ("findings.yaml", "version: 1\nlabels: {Pneumothorax: {size_percent: [20]}}\n", "size_percent must be two"),
+    ("findings.yaml", "version: 1\nlabels: {Pneumothorax: {size_words: {huge: [x]}}}\n", "size_words must map"),
 ])
 def test_bad_lexicon_files_are_input_errors(tmp_path: Path, name: str, body: str, message: str) -> None:
     lex_dir = _copy(tmp_path)
@@ -65,6 +68,7 @@ def test_lexicon_without_the_uncertainty_keys_turns_those_rules_off(tmp_path: Pa
     context = (lex_dir / "context.yaml").read_text()
     context = re.sub(r"\nalternatives: .*\n", "\n", context)
     context = re.sub(r"\nlist_cues: [^\]]*\]\n", "\n", context)
+    context = re.sub(r"\nlist_item_words: [^\]]*\]\n", "\n", context)  # else "infiltrate, edema" is a list
     (lex_dir / "context.yaml").write_text(context)
     text = [("r", "Left basilar atelectasis/scarring. Differential diagnosis includes infiltrate, edema.")]
     old = aggregate(ReportMiner(load_lexicon(lex_dir)).mine(text))

@@ -12,13 +12,17 @@ Without a parser the test is positional (docs/mining.md, rule 7b):
 * **left**: walking left from the mention over modifier words ("subsegmental", "left basilar",
   "minimal", "XXXX") reaches a connector with a word before it ("scarring or subsegmental atelectasis").
 
-The word on the other side of the connector must not be a location word, a severity word, a number
-or a qualifier (context.yaml ``alternative_qualifiers``), so "left or right effusion", "small/moderate
-effusion", "1 or 2 nodules" and "residual or recurrent pneumonia" are not alternatives. A list after a
-pseudo-trigger is a list, not alternatives: "No change in pneumothorax or pleural fluid".
+The word on the other side of the connector (masks ``XXXX`` skipped: "atelectasis and/or XXXX
+scarring") must not be a location word, a severity word, a number or a qualifier (context.yaml
+``alternative_qualifiers``), so "left or right effusion", "small/moderate effusion", "1 or 2 nodules"
+and "residual or recurrent pneumonia" are not alternatives. Nor may it name the same finding: "pleural
+effusion/hemothorax" is one effusion. A list after a pseudo-trigger is a list, not alternatives: "No
+change in pneumothorax or pleural fluid".
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Container
 
 from agcl.reports.context import ClauseMap
 from agcl.reports.lexicon import Lexicon
@@ -44,10 +48,13 @@ class AlternativeReader:
         """True when ``word`` can be the other alternative (a word, not a location/severity/number)."""
         return word[:1].isalnum() and word not in self.not_alternative and not NUMBER.match(word)
 
-    def cue(self, view: TokenView, mention: Mention, clauses: ClauseMap, pseudo: list[Cue]) -> Cue | None:
+    def cue(self, view: TokenView, mention: Mention, clauses: ClauseMap, pseudo: list[Cue],
+            same: Callable[[], Container[int]] = tuple) -> Cue | None:
         """The connector (as an uncertainty cue) that offers ``mention`` as an alternative, or ``None``.
 
         ``pseudo`` are the doc's pseudo-triggers: one that reaches the mention means a plain list.
+        ``same()`` gives the tokens of the doc's finding mentions of the same label (called only when a
+        connector is found).
         """
         if not self.connectors or mention.kind not in ("finding", "hedged"):
             return None
@@ -56,12 +63,21 @@ class AlternativeReader:
         low = view.lower
         lo, hi = view.sent_lo[mention.start], view.sent_hi[mention.start]
         j = mention.end
-        if j + 1 < hi and low[j] in self.connectors and self._other_side(low[j + 1]):
+        k = _unmasked(low, j + 1, hi, 1)
+        if k < hi and low[j] in self.connectors and self._other_side(low[k]) and k not in same():
             return Cue(j, j + 1, "uncertainty", False, True, low[j])
         i, steps = mention.start - 1, 0
         while i >= lo and steps < MAX_LEFT_WALK and (low[i] in self.skip or NUMBER.match(low[i])):
             i, steps = i - 1, steps + 1
-        if (i - 1 >= lo and low[i] in self.connectors and self._other_side(low[i - 1])
-                and clauses.reachable(i - 1, mention.start)):
+        k = _unmasked(low, i - 1, lo - 1, -1)
+        if (k >= lo and low[i] in self.connectors and self._other_side(low[k]) and k not in same()
+                and clauses.reachable(k, mention.start)):
             return Cue(i, i + 1, "uncertainty", True, False, low[i])
         return None
+
+
+def _unmasked(low: list[str], i: int, stop: int, step: int) -> int:
+    """The first token from ``i`` (towards ``stop``, exclusive) that is not the mask ``XXXX``."""
+    while (i < stop if step > 0 else i > stop) and low[i] == "xxxx":
+        i += step
+    return i

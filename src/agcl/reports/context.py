@@ -5,7 +5,10 @@ Rules, in order (docs/mining.md has the conflict table):
 1. A cue reaches a mention of the same sentence when no clause boundary lies between them. A comma
    is a boundary unless a list conjunction ("or", "nor", "and") follows it in the same clause, so
    "No consolidation, pneumothorax or large effusion" negates all three while
-   "No pneumothorax, small effusion" negates only the pneumothorax.
+   "No pneumothorax, small effusion" negates only the pneumothorax. A list without a conjunction
+   ("Negative for pneumothorax, pleural effusion") is a list too: a comma followed by a finding with
+   only list-item words between (``list_item_words``: "focal", "acute", ...), where that finding ends
+   its clause or meets the next comma, is no boundary.
 2. Pre-cues ("no", "possible") reach forward, post-cues ("is not seen", "cannot be excluded")
    backward; a cue overlapping the mention ("heart is not enlarged") always reaches it. A post-cue
    right after "but" reaches back across it ("infiltrate is less likely but not excluded");
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 from itertools import accumulate
 
-from agcl.reports.matchers import Cue, Mention, TokenView
+from agcl.reports.matchers import SENTENCE_PUNCT, Cue, Mention, TokenView
 
 POSITIVE, NEGATIVE, UNCERTAIN = "positive", "negative", "uncertain"
 #: "X versus Y" reaches back over one noun phrase only: "cardiomegaly and effusion versus thickening".
@@ -35,7 +38,9 @@ STOP_ALTERNATIVE = frozenset({"and", "with", "without"})
 class ClauseMap:
     """Constant-time "is there a clause boundary between token i and token j" for one doc."""
 
-    def __init__(self, view: TokenView, boundaries: set[int], conjunctions: frozenset[str]) -> None:
+    def __init__(self, view: TokenView, boundaries: set[int], conjunctions: frozenset[str],
+                 mentions: list[Mention] | None = None, item_words: frozenset[str] = frozenset()) -> None:
+        """``mentions``: the doc's mentions, items of lists without a conjunction (``None``: no such lists)."""
         low = view.lower
         n = len(low)
         blocked = [0] * n
@@ -45,6 +50,7 @@ class ClauseMap:
         self._hard = [0, *accumulate(blocked)]
         # a comma blocks unless a list conjunction follows it before the clause ends
         conj_ahead = False
+        items: dict[int, int] | None = None  # start -> end of the term mentions, built at the first comma
         for i in range(n - 1, -1, -1):
             text = low[i]
             if blocked[i] or (i + 1 < n and sent_id[i + 1] != sent_id[i]):
@@ -52,7 +58,10 @@ class ClauseMap:
             if text in conjunctions:
                 conj_ahead = True
             if text == "," and not conj_ahead:
-                blocked[i] = 1
+                if mentions is not None and items is None:
+                    items = {m.start: m.end for m in mentions if m.anchor == m.start}  # not heart statements
+                if not (items and _item_follows(low, i, items, item_words)):
+                    blocked[i] = 1
         self.sent_id = sent_id
         self.lower = low
         self.but_tokens = {i for i in range(n) if low[i] == "but"}
@@ -74,17 +83,37 @@ class ClauseMap:
         return prefix[hi] - prefix[lo + 1] == 0 if hi > lo + 1 else True
 
 
+#: What may follow the last item of a list without conjunction.
+_ITEM_END = SENTENCE_PUNCT | {",", ";"}
+
+
+def _item_follows(low: list[str], comma: int, items: dict[int, int], item_words: frozenset[str]) -> bool:
+    """True when a list item follows the comma: item words, then a finding that ends its clause."""
+    j = comma + 1
+    while j < len(low) and j not in items and low[j] in item_words:
+        j += 1
+    end = items.get(j)
+    return end is not None and (end >= len(low) or low[end] in _ITEM_END)
+
+
 def resolve_cues(cues: list[Cue], texts: list[str], clauses: ClauseMap, evidence: frozenset[str]) -> list[Cue]:
     """Turn evidence-verb cues reached by a negation pre-cue into negation cues (rule 4).
 
     ``texts`` are the lower-case cue phrases, aligned with ``cues``.
     """
+    verbs = [k for k, (cue, text) in enumerate(zip(cues, texts, strict=True))
+             if cue.kind == "uncertainty" and text in evidence]
+    if not verbs:
+        return cues
     out = list(cues)
-    for k, (cue, text) in enumerate(zip(cues, texts, strict=True)):
-        if cue.kind != "uncertainty" or text not in evidence:
-            continue
-        if any(c.kind == "negation" and c.forward and c.end <= cue.start and clauses.reachable(c.end - 1, cue.start)
-               for c in cues):
+    negations: dict[int, list[Cue]] = {}  # forward negations by sentence: only those can reach
+    for c in cues:
+        if c.kind == "negation" and c.forward:
+            negations.setdefault(clauses.sent_id[c.start], []).append(c)
+    for k in verbs:
+        cue = cues[k]
+        if any(c.end <= cue.start and clauses.reachable(c.end - 1, cue.start)
+               for c in negations.get(clauses.sent_id[cue.start], [])):
             out[k] = Cue(cue.start, cue.end, "negation", True, False, cue.text)
     return out
 

@@ -8,6 +8,7 @@ built from the versioned lexicon.
 
 from __future__ import annotations
 
+import bisect
 import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -174,46 +175,101 @@ class RuleMatchers:
         self.heart_normal = frozenset(w.lower() for w in heart["normal"])
         self.heart_enlarged = frozenset(w.lower() for w in heart["enlarged"])
         self.heart_borderline = frozenset(w.lower() for w in heart["borderline"])
+        self.heart_list_gap = int(heart.get("list_gap", self.heart_gap))
+        self.heart_pre = frozenset(w.lower() for w in heart.get("pre_words", _HEART_PRE))
+        self.heart_pre_gap = int(heart.get("pre_gap", 3))
+        self.degree = frozenset(lexicon.severity)
+        self.heart_loose = frozenset(w.lower() for w in heart.get("loose_subjects", []))
+        self.heart_copulas = frozenset(w.lower() for w in heart.get("copulas", []))
         # only hard clause ends stop a heart statement; adverbs such as "otherwise" do not
         self.heart_stop = frozenset([".", ";", ":", "\n\n", "but", "however", "although", "though",
                                      "whereas", "while", "except", "which"])
+        self.heart_any = (self.heart_enlarged | self.heart_borderline | self.heart_normal | self.heart_stop
+                          | _PLURAL_COPULA)  # the words the scan after a heart subject stops at
 
     def _heart_mentions(self, view: TokenView, found: dict[tuple[str, str], list[tuple[int, int, int]]]) -> None:
         """Statements about the heart: enlarged (positive), normal (negative), borderline (uncertain).
 
-        ``HEART ... enlarged`` (gap <= 4), ``enlarged/enlargement (of the) HEART``,
-        ``HEART ... normal|unremarkable`` (gap <= max_gap), ``normal (size) HEART``,
-        ``HEART ... borderline|prominent`` and ``borderline|prominent (of the) HEART``. No gap crosses a
-        clause boundary; the normal gap also stops at an enlarged word and vice versa.
+        ``HEART ... enlarged|large`` (gap <= 4; "not enlarged" up to the normal gap), ``enlarged|large|
+        enlargement|increase (in size of the) HEART``, ``HEART ... normal|unremarkable`` (gap <= max_gap,
+        or list_gap when the subject heads a list of subjects closed by a plural copula), ``normal (size
+        and configuration of the) HEART``, ``HEART ... borderline|prominent``, ``borderline|prominent (of
+        the) HEART``, and ``HEART ... normal or (mildly) enlarged`` (borderline). No gap crosses a clause
+        boundary; the normal gap also stops at an enlarged word and vice versa.
         """
         low = view.lower
         for s_start, s_end in longest((s, e) for _, s, e in self.heart_subjects(view.doc)):
             sent_start, sent_end = view.sent_lo[s_start], view.sent_hi[s_start]
-            hits: dict[str, int] = {}
-            for j in range(s_end, min(sent_end, s_end + self.heart_gap + 1)):
-                word = low[j]
-                if word in self.heart_stop:
-                    break
-                if word in self.heart_enlarged and j - s_end <= 4 and "normal" not in hits:
-                    hits.setdefault("enlarged", j)
-                elif word in self.heart_borderline and j - s_end <= 4:
-                    hits.setdefault("borderline", j)
-                elif word in self.heart_normal and "enlarged" not in hits:
-                    hits.setdefault("normal", j)
+            hits = self._heart_after(low, s_end, sent_end)
             for kind, j in hits.items():
                 # the predicate word anchors the mention: cues must reach "enlarged", not "heart"
                 found.setdefault(("Cardiomegaly", "finding" if kind == "enlarged" else kind), []).append(
                     (s_start, j + 1, j))
             k = s_start - 1
-            while k >= sent_start and low[k] in _HEART_PRE and s_start - k <= 3:
+            while k >= sent_start and low[k] in self.heart_pre and s_start - k <= self.heart_pre_gap:
                 k -= 1
             if k < sent_start:
                 continue
             word = low[k]
-            kind = ("finding" if word in ("enlarged", "enlargement") else "normal" if word in self.heart_normal
+            enlarged = word in self.heart_enlarged or (word == "increase" and (k == 0 or low[k - 1] not in _NEGATED))
+            kind = ("finding" if enlarged else "normal" if word in self.heart_normal
                     else "borderline" if word in self.heart_borderline else "")
             if kind:
                 found.setdefault(("Cardiomegaly", kind), []).append((k, s_end, k))
+
+    def _loose_heart(self, view: TokenView, found: dict[tuple[str, str], list[tuple[int, int, int]]]) -> None:
+        """``cardiac <word> is (now) (mildly) enlarged``: a loose subject with any one word (a mask, a typo)."""
+        low = view.lower
+        for i, word in enumerate(low):
+            if word not in self.heart_loose or i + 3 >= len(low) or low[i + 2] not in self.heart_copulas:
+                continue
+            if not low[i + 1].isalpha():
+                continue
+            j = i + 3
+            if low[j] in _HEART_ADVERBS:
+                j += 1
+            if j < len(low) and low[j] in self.degree and low[j] not in self.heart_enlarged:
+                j += 1  # "mildly" (but "large" is the enlarged word itself)
+            if j < len(low) and low[j] in self.heart_enlarged and view.sent_lo[j] == view.sent_lo[i]:
+                found.setdefault(("Cardiomegaly", "finding"), []).append((i, j + 1, j))
+
+    def _heart_after(self, low: list[str], s_end: int, sent_end: int) -> dict[str, int]:
+        """``{kind: token}`` of the predicate words after a heart subject ending at ``s_end``."""
+        hits: dict[str, int] = {}
+        k = s_end
+        while k < sent_end and low[k] == "xxxx":
+            k += 1
+        listed = k < sent_end and low[k] in (",", "and")  # "Heart XXXX, mediastinum, ... are unremarkable"
+        limit = self.heart_list_gap if listed else self.heart_gap
+        copula = False
+        for j in range(s_end, min(sent_end, s_end + limit + 1)):
+            word = low[j]
+            if word not in self.heart_any:
+                continue
+            if word in self.heart_stop:
+                break
+            if word in _PLURAL_COPULA:
+                copula = True
+                continue
+            gap = j - s_end
+            if word in self.heart_enlarged and "normal" in hits and gap <= self.heart_gap:
+                if self._or_before(low, j, hits["normal"]):
+                    del hits["normal"]  # "upper limits normal or mildly enlarged"
+                    hits.setdefault("borderline", j)
+            elif word in self.heart_enlarged and (gap <= 4 or (low[j - 1] == "not" and gap <= self.heart_gap)):
+                hits.setdefault("enlarged", j)
+            elif word in self.heart_borderline and gap <= 4:
+                hits.setdefault("borderline", j)
+            elif word in self.heart_normal and "enlarged" not in hits and (gap <= self.heart_gap or copula):
+                hits.setdefault("normal", j)
+        return hits
+
+    def _or_before(self, low: list[str], j: int, lo: int) -> bool:
+        """True when an alternative or range connector stands before token ``j`` (degree words skipped)."""
+        i = j - 1
+        while i > lo and low[i] in self.degree:
+            i -= 1
+        return i > lo and low[i] in ("or", "to", "/")
 
     # ------------------------------------------------------------------ mentions
     def mentions(self, view: TokenView) -> list[Mention]:
@@ -228,6 +284,8 @@ class RuleMatchers:
             label, _, kind = self._strings[match_id].partition("|")
             by_key.setdefault((label, kind or "finding"), []).append((start, end, start))
         self._heart_mentions(view, by_key)
+        if not words.isdisjoint(self.heart_loose) and not words.isdisjoint(self.heart_enlarged):
+            self._loose_heart(view, by_key)
         excluded: dict[str, list[tuple[int, int]]] = {}
         exclusions = self.exclude(doc) if _open(self.exclude_gate, words) else []
         for match_id, start, end in exclusions:
@@ -279,6 +337,10 @@ class RuleMatchers:
 
 
 _HEART_PRE = frozenset({"size", "sized", "-", "in", "of", "the", "right", "left"})
+_NEGATED = frozenset({"no", "not", "without"})
+_HEART_ADVERBS = frozenset({"now", "again", "still", "xxxx"})
+#: A heart subject heading a list reaches its normal word only through one of these.
+_PLURAL_COPULA = frozenset({"are", "appear", "remain"})
 
 
 Gate = list[tuple[frozenset[str], frozenset[str]]] | None
@@ -315,12 +377,27 @@ def _open(gate: Gate, words: set[str]) -> bool:
 
 
 def longest(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Non-overlapping ``(start, end)`` ranges, longest first then leftmost (like spaCy's filter_spans)."""
-    taken: list[tuple[int, int]] = []
-    for start, end in sorted(set(ranges), key=lambda r: (r[0] - r[1], r[0])):
-        if all(end <= s or e <= start for s, e in taken):
-            taken.append((start, end))
-    return sorted(taken)
+    """Non-overlapping ``(start, end)`` ranges, longest first then leftmost (like spaCy's filter_spans).
+
+    The ranges taken so far are kept sorted by start, so each candidate is checked against its two
+    neighbours only (O(n log n): long reports have thousands of mentions).
+    """
+    ordered = sorted(set(ranges), key=lambda r: (r[0] - r[1], r[0]))
+    if len(ordered) <= 16:  # a typical report: a plain scan is cheaper than bisecting
+        taken: list[tuple[int, int]] = []
+        for start, end in ordered:
+            if all(end <= s or e <= start for s, e in taken):
+                taken.append((start, end))
+        return sorted(taken)
+    starts: list[int] = []
+    ends: list[int] = []
+    for start, end in ordered:
+        k = bisect.bisect_right(starts, start)
+        if (k > 0 and ends[k - 1] > start) or (k < len(starts) and starts[k] < end):
+            continue
+        starts.insert(k, start)
+        ends.insert(k, end)
+    return list(zip(starts, ends, strict=True))
 
 
 def _negated_prefix(lower: list[str], start: int) -> bool:

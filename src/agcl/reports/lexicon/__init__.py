@@ -8,7 +8,7 @@ Users can point ``agcl mine --lexicon DIR`` at a folder holding their own copies
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,12 @@ class Lexicon:
     list_cues: frozenset[str] = frozenset()
     alternatives: frozenset[str] = frozenset()
     alternative_qualifiers: frozenset[str] = frozenset()
+    #: words allowed before an item of a list without conjunction; ``None``: such lists are off
+    list_item_words: frozenset[str] | None = None
+    #: label -> {word: level}: severity words of one label only ("tension" pneumothorax)
+    size_words: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: label -> {unit: (mild below, moderate below)}; unit "cm" (mm converted) or "%"
+    size_bounds: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -68,6 +74,27 @@ def _words(data: dict[str, Any], key: str, path: Path) -> tuple[str, ...]:
     return tuple(v.lower() for v in value)
 
 
+def _sizes(name: str, spec: dict[str, Any], path: Path) -> tuple[dict[str, str], dict[str, tuple[float, float]]]:
+    """A label's ``size_words`` (level -> words) and ``size_cm`` / ``size_percent`` bounds (two ascending numbers)."""
+    words: dict[str, str] = {}
+    raw = spec.get("size_words") or {}
+    if not isinstance(raw, dict) or any(level not in SEVERITY_LEVELS for level in raw):
+        raise InputError(f"{path}: {name}.size_words must map mild/moderate/severe to lists of words")
+    for level in raw:
+        for word in _words(raw, level, path):
+            words[word] = level
+    bounds: dict[str, tuple[float, float]] = {}
+    for key, unit in (("size_cm", "cm"), ("size_percent", "%")):
+        if key not in spec:
+            continue
+        value = spec[key]
+        if (not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, int | float) for v in value)
+                or not 0 < value[0] < value[1]):
+            raise InputError(f"{path}: {name}.{key} must be two ascending positive numbers (mild below, moderate below)")
+        bounds[unit] = (float(value[0]), float(value[1]))
+    return words, bounds
+
+
 def load_lexicon(directory: str | Path | None = None) -> Lexicon:
     """Load and validate ``findings.yaml`` + ``context.yaml`` (the packaged ones by default).
 
@@ -86,6 +113,7 @@ def load_lexicon(directory: str | Path | None = None) -> Lexicon:
             raise InputError(f"{fpath}: unknown label {name!r} (expected one of agcl.labels.LABELS)")
         for key in ("terms", "hedged"):
             _words(labels[name] or {}, key, fpath)
+    sizes = {name: _sizes(name, spec or {}, fpath) for name, spec in labels.items()}
     severity: dict[str, str] = {}
     for level in SEVERITY_LEVELS:
         for word in _words(context.get("severity", {}), level, cpath):
@@ -115,4 +143,8 @@ def load_lexicon(directory: str | Path | None = None) -> Lexicon:
         list_cues=frozenset(_words(context, "list_cues", cpath)),
         alternatives=frozenset(_words(context, "alternatives", cpath)),
         alternative_qualifiers=frozenset(_words(context, "alternative_qualifiers", cpath)),
+        list_item_words=(frozenset(_words(context, "list_item_words", cpath)) if "list_item_words" in context
+                         else None),
+        size_words={name: w for name, (w, _) in sizes.items() if w},
+        size_bounds={name: b for name, (_, b) in sizes.items() if b},
     )
