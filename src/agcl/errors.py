@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import errno
+from collections.abc import Sequence
 
 
 class AgclError(Exception):
@@ -38,3 +40,10 @@ def describe_os_error(exc: OSError) -> str:
     """``<file>: <reason>`` for an OSError (the file it names, when it names one)."""
     where = exc.filename if exc.filename is not None else "?"
     return f"{where}: {exc.strerror or exc}"
+
+
+def did_you_mean(value: str, choices: Sequence[str]) -> str:
+    """Return ``"; did you mean 'x'?"`` for the closest choice, or ``""`` when nothing is close (the one
+    suggestion helper of every error message; re-exported by :mod:`agcl.config`)."""
+    hint = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=0.5)
+    return f"; did you mean {hint[0]!r}?" if hint else ""

@@ -26,7 +26,7 @@ def gradient_heatmaps(stage_dir: Path, test: TestSet, method: str, device: str =
 
     from agcl.cam.gradcam import gradient_cams
     from agcl.data.cache import ImageCache
-    from agcl.inference.predictor import load_model
+    from agcl.train.checkpoint import load_model
 
     checkpoint = stage_dir / "checkpoint.pt"
     if not checkpoint.is_file():

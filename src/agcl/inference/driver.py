@@ -21,14 +21,13 @@ from agcl.inference.inputs import Failure, LoadedImage, iter_loaded, scan_inputs
 from agcl.inference.predictor import (
     BOX_COLUMNS,
     BOX_GRID,
-    LoadedModel,
     PredictionSet,
     boxes_for_batch,
     empty_probabilities,
-    load_model,
     predict_batch,
 )
 from agcl.labels import LABELS
+from agcl.train.checkpoint import LoadedModel, load_model
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +75,7 @@ def predict_paths(
     """Predict every image found in ``inputs`` (files and folders) with a loaded model.
 
     Args:
-        loaded: from :func:`agcl.inference.predictor.load_model`.
+        loaded: from :func:`agcl.train.checkpoint.load_model`.
         inputs: image files (PNG/JPEG/DICOM) and folders (scanned recursively).
         batch_size: images per forward pass.
         generator: heatmap→box generator, ``cam20`` or ``wang2017`` (docs/evaluation.md, "Definitions").

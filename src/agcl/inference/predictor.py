@@ -20,6 +20,7 @@ import torch
 from agcl.boxes.generators import BoxSettings, heatmaps_to_boxes
 from agcl.errors import InputError
 from agcl.labels import LABELS
+from agcl.train.checkpoint import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -28,41 +29,6 @@ BOX_COLUMNS = ["image", "label", "x0", "y0", "x1", "y1", "score"]
 #: upsampled to 128² instead of S² keeps boxes nearly free (docs/benchmarks.md); they are mapped to
 #: original pixels either way, so only their granularity (S/128 input pixels) changes.
 BOX_GRID = 128
-
-
-@dataclass
-class LoadedModel:
-    """A network rebuilt from a checkpoint, in eval mode on its device."""
-
-    model: torch.nn.Module
-    spec: dict
-    image_size: int
-    device: torch.device
-    checkpoint: str
-
-
-def load_model(checkpoint: str | os.PathLike[str], device: str = "auto") -> LoadedModel:
-    """Rebuild a 14-label network (``multilabel`` or ``two_path``) from a checkpoint.
-
-    Raises:
-        InputError: unreadable/incompatible checkpoint, or one whose state_dict does not fit its spec.
-    """
-    from agcl.models import build_model
-    from agcl.train.checkpoint import load_checkpoint
-    from agcl.train.device import resolve_device
-
-    payload = load_checkpoint(checkpoint, expect_kind=("multilabel", "two_path"))
-    spec = dict(payload["model_spec"])
-    model = build_model(spec, pretrained="none")
-    try:
-        model.load_state_dict(payload["model"])
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise InputError(f"incompatible checkpoint {checkpoint}: weights do not fit its model_spec ({first})") from None
-    dev = resolve_device(device, option="--device")
-    model.to(dev).eval()
-    log.info("model %s (%s) loaded from %s", spec.get("kind"), spec.get("backbone"), checkpoint)
-    return LoadedModel(model, dict(model.spec), int(model.spec["image_size"]), dev, str(checkpoint))
 
 
 def predict_batch(loaded: LoadedModel, pixels: np.ndarray, heatmap: str = "cam") -> tuple[np.ndarray, np.ndarray]:

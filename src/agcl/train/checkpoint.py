@@ -1,4 +1,6 @@
-"""Checkpoint I/O (docs/dev/CONTRACTS.md "Checkpoints"): dicts of state_dicts, atomic writes, safe loads.
+"""Checkpoint I/O (docs/dev/CONTRACTS.md "Checkpoints"): dicts of state_dicts, atomic writes, safe loads,
+and :func:`load_model`, the network of a checkpoint ready for inference (``agcl predict``, Grad-CAM in
+``agcl evaluate``).
 
 Payload: ``{"schema": 1, "kind", "model_spec", "model": state_dict, "labels": list(LABELS), "config":
 dict, "stage": str, "epoch": int}`` plus optional ``"optimizer"``, ``"scheduler"``, ``"scaler"``,
@@ -9,9 +11,11 @@ no modules), so :func:`load_checkpoint` can use ``torch.load(..., weights_only=T
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,7 @@ from agcl.io import atomic_path
 from agcl.labels import LABELS
 from agcl.train.distributed import DistInfo
 
+log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 REQUIRED_KEYS: tuple[str, ...] = ("kind", "model_spec", "model", "labels", "config", "stage", "epoch")
 
@@ -90,6 +95,40 @@ def load_checkpoint(
     if list(data["labels"]) != list(LABELS):
         raise InputError(f"incompatible checkpoint {p}: label list differs from agcl.labels.LABELS")
     return data
+
+
+@dataclass
+class LoadedModel:
+    """A network rebuilt from a checkpoint, in eval mode on its device."""
+
+    model: nn.Module
+    spec: dict
+    image_size: int
+    device: torch.device
+    checkpoint: str
+
+
+def load_model(checkpoint: str | os.PathLike[str], device: str = "auto") -> LoadedModel:
+    """Rebuild a 14-label network (``multilabel`` or ``two_path``) from a checkpoint, for inference.
+
+    Raises:
+        InputError: unreadable/incompatible checkpoint, or one whose state_dict does not fit its spec.
+    """
+    from agcl.models import build_model
+    from agcl.train.device import resolve_device
+
+    payload = load_checkpoint(checkpoint, expect_kind=("multilabel", "two_path"))
+    spec = dict(payload["model_spec"])
+    model = build_model(spec, pretrained="none")
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(f"incompatible checkpoint {checkpoint}: weights do not fit its model_spec ({first})") from None
+    dev = resolve_device(device, option="--device")
+    model.to(dev).eval()
+    log.info("model %s (%s) loaded from %s", spec.get("kind"), spec.get("backbone"), checkpoint)
+    return LoadedModel(model, dict(model.spec), int(model.spec["image_size"]), dev, str(checkpoint))
 
 
 def capture_rng_state() -> dict[str, Any]:
