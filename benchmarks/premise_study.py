@@ -90,7 +90,7 @@ def run_control(data: Path, run: Path, sets: list[str]) -> float:
 
 def finished_model(stage_dir: Path):
     """The network of a finished stage, rebuilt from its best checkpoint on the CPU (exits if unfinished)."""
-    from agcl.inference.predictor import load_model
+    from agcl.train.checkpoint import load_model
     from agcl.train.loop import finished_checkpoint
 
     done = finished_checkpoint(stage_dir)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import errno
 import re
 import reprlib
+from collections.abc import Sequence
 
 
 class AgclError(Exception):
@@ -67,3 +69,26 @@ def describe_os_error(exc: OSError) -> str:
     """``<file>: <reason>`` for an OSError (the file it names, when it names one)."""
     where = exc.filename if exc.filename is not None else "?"
     return f"{where}: {exc.strerror or exc}"
+
+
+def did_you_mean(value: str, choices: Sequence[str]) -> str:
+    """Return ``"; did you mean 'x'?"`` for the closest choice, or ``""`` when nothing is close (the one
+    suggestion helper of every error message; re-exported by :mod:`agcl.config`)."""
+    if len(str(value)) > 100:  # a long value is not a typo (and difflib is quadratic in its length)
+        return ""
+    hint = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=0.5)
+    return f"; did you mean {hint[0]!r}?" if hint else ""
+
+
+def load_error(exc: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, in a few words. torch's own message
+    suggests loading with ``weights_only=False``; that would run code from the file, so agcl never
+    passes that advice on."""
+    text = str(exc).strip()
+    if "Weights only load failed" in text or "weights_only" in text:
+        refused = re.search(r"(?:GLOBAL|global) ([\w.]+)", text)
+        what = f" ({refused.group(1)})" if refused else ""
+        return (f"it holds Python objects{what} that a safe load refuses; agcl reads only tensors and plain "
+                "values, and never runs code from a file")
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first[:160]

@@ -62,7 +62,7 @@ def canonical_label(token: str, *, allow_no_finding: bool = False, where: str = 
     if name in LABEL_INDEX or (allow_no_finding and name == NO_FINDING):
         return name
     choices = list(LABELS) + list(ALIASES) + ([NO_FINDING] if allow_no_finding else [])
-    from agcl.config.loader import did_you_mean
+    from agcl.errors import did_you_mean
 
     at = f" ({where})" if where else ""
     raise UnknownLabelError(f"unknown label {token!r}{at}{did_you_mean(name, choices)}")

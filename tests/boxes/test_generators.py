@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agcl.boxes.generators import BoxSettings, heatmap_to_boxes, heatmaps_to_boxes
+from agcl.boxes.generators import BoxSettings, heatmap_to_boxes, heatmaps_to_boxes, heatmaps_to_boxes_many
 from agcl.evaluation.localization import localization_table, scope_pairs
 from agcl.labels import BOX_LABELS, canonical_label
 
@@ -92,3 +92,61 @@ def test_real_bbox_list_painted_maps_recall_precision_one(nih_dir):
     table = localization_table(boxes, gt, scope_pairs(gt), BOX_LABELS).set_index("label")
     assert table.loc["Total", "gt"] == 984 and table.loc["Total", "detected"] == 984
     assert (table["recall"] == 1.0).all() and (table["precision"] == 1.0).all()
+
+
+def _reference_boxes(maps, widths, heights, st: BoxSettings):
+    """Reference: one map and one threshold at a time with scipy.ndimage (the definition in the module
+    docstring): (map, x0, y0, x1, y1, score) in output order."""
+    import torch
+    import torch.nn.functional as F
+    from scipy import ndimage
+
+    structure = ndimage.generate_binary_structure(2, 2 if st.connectivity == 8 else 1)
+    rows = []
+    for i, m in enumerate(np.asarray(maps, np.float32)):
+        v = m if st.upsample == "after" else F.interpolate(
+            torch.from_numpy(m)[None, None], size=(st.upsample_size,) * 2, mode="bilinear", align_corners=False)[0, 0].numpy()
+        lo, hi = (v.min(), v.max()) if st.normalization == "minmax" else (np.float32(0), v.max())
+        if not (hi > lo if st.normalization == "minmax" else hi > 0):
+            continue
+        levels = [t / 255.0 for t in st.wang_thresholds] if st.generator == "wang2017" else [st.cam_fraction]
+        found = []
+        for level in levels:
+            labels, _ = ndimage.label(v >= lo + np.float32(level) * (hi - lo), structure=structure)
+            for k, sl in enumerate(ndimage.find_objects(labels), start=1):
+                inside = labels == k
+                box = np.array([sl[1].start, sl[0].start, sl[1].stop, sl[0].stop], float)
+                box *= np.array([widths[i] / v.shape[1], heights[i] / v.shape[0]] * 2)
+                found.append((inside.sum(), float(v[inside].max()), i, *box))
+        if st.generator == "cam20" and found:
+            found = [max(found, key=lambda f: (f[0], f[1]))]  # largest; then higher score; then first
+        rows += [(f[2], *f[3:], f[1]) for f in found]
+    return rows
+
+
+@pytest.mark.parametrize("st", [BoxSettings(upsample_size=40), BoxSettings(generator="cam20", upsample_size=33),
+                                BoxSettings(upsample="after", connectivity=4), BoxSettings(wang_thresholds=(180.0, 60.0)),
+                                BoxSettings(generator="cam20", normalization="max", upsample="after")])
+def test_generators_equal_labelling_each_map_and_threshold(st):
+    rng = np.random.default_rng(3)
+    maps = rng.normal(0, 0.3, (9, 12, 12)).astype(np.float32)
+    maps[0] = 0  # constant: no boxes
+    maps[1] = np.kron(np.eye(3), np.ones((4, 4)))  # three equal blocks: cam20 ties on size and score
+    maps[2] = -np.abs(maps[2])
+    widths, heights = rng.integers(50, 1200, 9), rng.integers(50, 1200, 9)
+    det = heatmaps_to_boxes(maps, widths, heights, st, chunk=4)
+    got = [(int(i), *b, s) for i, b, s in zip(det.map_index, det.boxes.tolist(), det.scores, strict=True)]
+    assert got == _reference_boxes(maps, widths, heights, st)
+
+
+def test_many_settings_share_the_work_and_equal_one_at_a_time():
+    rng = np.random.default_rng(4)
+    maps = rng.normal(0, 1, (7, 10, 10)).astype(np.float16)
+    grid = [BoxSettings(upsample_size=30), BoxSettings(wang_thresholds=(25.5,), upsample_size=30),
+            BoxSettings(generator="cam20", cam_fraction=0.7, upsample_size=30),
+            BoxSettings(generator="cam20", upsample="after"), BoxSettings(upsample_size=31)]
+    together = heatmaps_to_boxes_many(maps, 500, 400, grid, chunk=3)
+    for st, det in zip(grid, together, strict=True):
+        alone = heatmaps_to_boxes(maps, 500, 400, st)
+        for a, b in zip(det, alone, strict=True):
+            np.testing.assert_array_equal(a, b)

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agcl.boxes.generators import BoxSettings
+from agcl.boxes.generators import BoxSettings, heatmaps_to_boxes
 from agcl.errors import InputError
 from agcl.evaluation.calibration import calibrate, read_calibration_file, split_box_images
+from agcl.evaluation.localization import boxes_table
 from agcl.evaluation.maxboxacc import best_iou_curves, gt_per_pair
 
 
@@ -74,3 +75,24 @@ def test_settings_are_chosen_on_the_calibration_part_only():
     # MaxBoxAcc's τ is also taken on the calibration part: c1 needs τ >= 0.3 (normalised 0.3 region dropped)
     assert cal.info["maxboxacc_threshold_calibration"] == 0.3
     assert cal.info["boxacc_box_test_at_calibrated_threshold"] == 0.0
+
+
+def test_given_fixed_boxes_give_the_same_calibration():
+    # the main Table 2's boxes (all pairs, the fixed settings) stand in for recomputing them on box-test
+    rng = np.random.default_rng(0)
+    maps = rng.normal(0, 1, (6, 8, 8)).astype(np.float32)
+    ids = ["c1", "c2", "t1", "t2", "t3", "t4"]
+    pairs = pd.DataFrame({"image_id": ids, "label": ["Mass"] * 6})
+    xy = np.sort(rng.uniform(0, 100, (6, 2, 2)), axis=1).reshape(6, 4)[:, [0, 2, 1, 3]]
+    gt = pd.DataFrame({"image_id": ids, "label": ["Mass"] * 6, "x0": xy[:, 0], "y0": xy[:, 1], "x1": xy[:, 2],
+                       "y1": xy[:, 3]})
+    wh = pd.DataFrame({"width": [100.0] * 6, "height": [100.0] * 6})
+    parts = pd.Series(dict(zip(ids, ["calibration"] * 2 + ["box_test"] * 4, strict=True)))
+    best = best_iou_curves(maps, gt_per_pair(pairs, gt), [100] * 6, [100] * 6, size=16)
+    base = BoxSettings(upsample_size=16)
+    boxes = boxes_table(heatmaps_to_boxes(maps, 100.0, 100.0, base), pairs)
+    args = (maps, pairs, wh, gt, parts, ["Mass"], base, 0.1, "iou", best, np.ones(6, bool))
+    a, b = calibrate(*args), calibrate(*args, fixed_boxes=boxes)
+    pd.testing.assert_frame_equal(a.grid, b.grid)
+    pd.testing.assert_frame_equal(a.box_test, b.box_test)
+    assert a.info == b.info and a.box_test["detected"].sum() > 0

@@ -90,3 +90,67 @@ def test_threshold_sweep_and_pointing_game():
     far = pointing_game(maps, pairs, GT, [100] * 3, [100] * 3, ["Mass", "Nodule"], tolerance=49).set_index("label")
     assert near.loc["Nodule", "hits"] == 1 and far.loc["Nodule", "hits"] == 0
     assert near.loc["Total", "tolerance_px"] == 50.0
+
+
+def _random_tables(seed: int):
+    rng = np.random.default_rng(seed)
+    images, labels = ["i0", "i1", "i2", "i3"], ["Mass", "Nodule", "Effusion"]
+
+    def boxes(n):
+        xy = np.sort(rng.uniform(0, 100, (n, 2, 2)), axis=1).reshape(n, 4)[:, [0, 2, 1, 3]]
+        return pd.DataFrame({"image_id": rng.choice(images, n), "label": rng.choice(labels, n),
+                             "x0": xy[:, 0], "y0": xy[:, 1], "x1": xy[:, 2], "y1": xy[:, 3]})
+
+    gt, det = boxes(12), boxes(60)
+    det["score"] = rng.random(len(det))
+    det.loc[det.index[:3], ["x1", "y1"]] = det.loc[det.index[:3], ["x0", "y0"]].to_numpy()  # zero-area boxes
+    return gt, det, rng
+
+
+def _reference_match(det, gt, t, criterion):
+    """Reference: per (image, class) group, the full overlap matrix of agcl.boxes.geometry."""
+    from agcl.boxes.geometry import iobb, iou
+
+    tp, hit = np.zeros(len(det), bool), np.zeros(len(gt), bool)
+    for key, gi in gt.reset_index(drop=True).groupby(["image_id", "label"]).indices.items():
+        di = np.flatnonzero(((det["image_id"] == key[0]) & (det["label"] == key[1])).to_numpy())
+        d, g = det[["x0", "y0", "x1", "y1"]].to_numpy(float)[di], gt[["x0", "y0", "x1", "y1"]].to_numpy(float)[gi]
+        ov = {"iobb": iobb(d, g), "iou": iou(d, g), "either": np.maximum(iobb(d, g), iou(d, g))}[criterion]
+        tp[di] |= (ov > t).any(axis=1)
+        hit[gi] |= (ov > t).any(axis=0)
+    return tp, hit
+
+
+@pytest.mark.parametrize("criterion", ["iobb", "iou", "either"])
+def test_matching_equals_the_overlap_matrix_of_each_group(criterion):
+    for seed in range(5):
+        gt, det, _ = _random_tables(seed)
+        for t in (0.0, 0.1, 0.25, 0.5):
+            got = match_boxes(det, gt, t, criterion)
+            ref = _reference_match(det, gt, t, criterion)
+            assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
+
+
+def test_pointing_game_equals_a_loop_over_pairs():
+    from agcl.boxes.geometry import contains_point
+    from agcl.evaluation.localization import point_distance
+
+    for seed in range(4):
+        gt, _, rng = _random_tables(seed)
+        pairs = scope_pairs(gt, "all_box_images", ["Mass", "Nodule", "Effusion"])
+        maps = rng.random((len(pairs), 6, 7))
+        w, h = rng.integers(50, 200, len(pairs)), rng.integers(50, 200, len(pairs))
+        for tol in (0.0, 15.0):
+            got = pointing_game(maps, pairs, gt, w, h, ["Mass", "Nodule"], tolerance=tol).set_index("label")
+            flat = maps.reshape(len(maps), -1).argmax(axis=1)
+            xs, ys = (flat % 7 + 0.5) * w / 7, (flat // 7 + 0.5) * h / 6
+            for label in ("Mass", "Nodule"):
+                n = hits = 0
+                for i, (img, lab) in enumerate(zip(pairs["image_id"], pairs["label"], strict=True)):
+                    b = gt[(gt["image_id"] == img) & (gt["label"] == lab)][["x0", "y0", "x1", "y1"]].to_numpy(float)
+                    if lab != label or not len(b):
+                        continue
+                    n += 1
+                    hits += bool(contains_point(b, xs[i], ys[i]).any() or (tol > 0 and (point_distance(b, xs[i], ys[i]) <= tol).any()))
+                assert got.loc[label, ["n", "hits"]].tolist() == [n, hits]
+

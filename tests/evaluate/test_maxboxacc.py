@@ -72,3 +72,61 @@ def test_gt_per_pair_groups_boxes():
     pairs = pd.DataFrame({"image_id": ["a", "b", "b"], "label": ["Mass", "Nodule", "Mass"]})
     got = gt_per_pair(pairs, gt)
     assert [len(g) for g in got] == [2, 1, 0]
+
+
+def _reference_curves(maps, gt_boxes, widths, heights, thresholds, size):
+    """Reference: label every map at every τ on its own (the definition, one ndimage.label per map and τ)."""
+    import torch
+    import torch.nn.functional as F
+    from scipy import ndimage
+
+    from agcl.cam.normalize import minmax_normalize
+
+    up = F.interpolate(torch.from_numpy(np.asarray(maps, np.float32))[:, None], size=(size, size), mode="bilinear",
+                       align_corners=False)[:, 0].numpy()
+    norm = minmax_normalize(up)
+    out = {k: np.zeros((len(maps), len(thresholds))) for k in ("largest", "all")}
+    for i, (m, g) in enumerate(zip(norm, gt_boxes, strict=True)):
+        for j, tau in enumerate(np.asarray(thresholds, np.float32)):
+            labels, n = ndimage.label(m > tau, structure=np.ones((3, 3)))
+            if n == 0:
+                continue
+            sizes = np.bincount(labels.ravel())[1:]
+            ious = []
+            for sl in ndimage.find_objects(labels):
+                scale = np.array([widths[i] / size, heights[i] / size] * 2)
+                box = np.array([sl[1].start, sl[0].start, sl[1].stop, sl[0].stop], float) * scale
+                iw = np.clip(np.minimum(box[2], g[:, 2]) - np.maximum(box[0], g[:, 0]), 0, None)
+                ih = np.clip(np.minimum(box[3], g[:, 3]) - np.maximum(box[1], g[:, 1]), 0, None)
+                inter = iw * ih
+                union = (box[2] - box[0]) * (box[3] - box[1]) + (g[:, 2] - g[:, 0]) * (g[:, 3] - g[:, 1]) - inter
+                ious.append(np.where(union > 0, inter / np.where(union > 0, union, 1), 0).max())
+            out["all"][i, j] = max(ious)
+            out["largest"][i, j] = ious[int(np.argmax(sizes))]  # first label (raster order) on ties
+    return out
+
+
+def test_curves_equal_labelling_every_threshold():
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:8, 0:8] + 0.5
+    maps = rng.normal(0, 0.2, (12, 8, 8)).astype(np.float32)
+    for m in maps[:8]:
+        m += np.exp(-((yy - rng.uniform(0, 8)) ** 2 + (xx - rng.uniform(0, 8)) ** 2) / 4)
+    maps[8] = 0  # constant
+    maps[9] = np.kron(np.eye(4), np.ones((2, 2)))  # equal blocks: equal-size components tie
+    maps[10] = (rng.random((8, 8)) > 0.5)  # plateaus
+    gts = [np.sort(rng.uniform(0, 90, (rng.integers(1, 4), 2, 2)), axis=1).reshape(-1, 4)[:, [0, 2, 1, 3]] for _ in maps]
+    for thresholds, size in ((np.round(np.arange(0, 1, 0.01), 2), 24), ((0.5, 0.0, 0.5, 0.9, 0.25), 17)):
+        got = best_iou_curves(maps, gts, [90] * 12, [80] * 12, thresholds=thresholds, size=size, chunk=5)
+        ref = _reference_curves(maps, gts, [90] * 12, [80] * 12, thresholds, size)
+        for kind in ("largest", "all"):
+            np.testing.assert_array_equal(got[kind], ref[kind])
+        assert got["all"].max() > 0.3
+
+
+def test_only_flat_maps_give_zero_curves():
+    """A chunk in which no map has any component (all flat) gives zero curves, not an indexing error."""
+    flat = np.ones((3, 4, 4), np.float32)
+    gts = [np.array([[0.0, 0, 50, 50]])] * 3
+    best = best_iou_curves(flat, gts, [100] * 3, [100] * 3, size=32)
+    assert best["largest"].shape == (3, len(best["largest"][0])) and not best["largest"].any() and not best["all"].any()

@@ -128,8 +128,7 @@ def test_spec_normalisation_and_legacy_values():
 
 @pytest.mark.parametrize("old_spec_value", [None, "conv1x1", "conv3x3"])
 def test_old_checkpoint_without_the_design_key_loads_as_separate(tmp_path, old_spec_value):
-    from agcl.inference.predictor import load_model
-    from agcl.train.checkpoint import model_payload, save_checkpoint
+    from agcl.train.checkpoint import load_model, model_payload, save_checkpoint
 
     kernel = 3 if old_spec_value == "conv3x3" else 1
     model = _net("separate3" if kernel == 3 else "separate", seed=7).eval()

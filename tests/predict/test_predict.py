@@ -155,7 +155,7 @@ def test_predict_gradcam_heatmap_source(checkpoint: Path, tmp_path: Path) -> Non
 
     import agcl
     from agcl.cam.gradcam import gradient_cams
-    from agcl.inference.predictor import load_model
+    from agcl.train.checkpoint import load_model
 
     imgs = [_grey(tmp_path / f"{i}.png", (SIZE, SIZE), i) for i in range(2)]
     cam = agcl.predict(checkpoint, imgs, device="cpu", box_threshold=0.0)

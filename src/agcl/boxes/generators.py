@@ -19,9 +19,11 @@ Options (:class:`BoxSettings`), with defaults:
 - Score of a box: the maximum of the raw (un-normalised, upsampled) heatmap inside its component,
   so scores compare across images.
 
-Batching: all maps of a chunk are upsampled by one ``torch.nn.functional.interpolate`` call and labelled
-by one ``scipy.ndimage.label`` call on the stacked ``[M,H,W]`` volume with a structuring element that
-does not connect neighbouring maps; component boxes come from ``ndimage.find_objects``.
+Batching: all maps of a chunk are upsampled by one ``torch.nn.functional.interpolate`` call, quantised
+to the levels they reach, and their components found for all levels at once
+(:func:`agcl.boxes.components.level_components`: sizes, boxes and scores are vectorised reductions,
+no per-component Python). :func:`heatmaps_to_boxes_many` shares that work between settings that differ
+only in their levels (the calibration grid).
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 
+from agcl.boxes.components import LevelComponents, level_components
 from agcl.boxes.geometry import grid_to_original
 
 GENERATORS = ("wang2017", "cam20")
@@ -79,14 +81,15 @@ class Detections(NamedTuple):
     scores: np.ndarray
 
 
-def _binarise(values: np.ndarray, how: str, levels) -> np.ndarray:
-    """Threshold each map at normalised levels without materialising the normalised maps.
+def _quantise(values: np.ndarray, how: str, levels) -> np.ndarray:
+    """How many of the (ascending) normalised levels each value reaches, without materialising the
+    normalised maps: ``q >= i + 1`` iff ``norm >= levels[i]``.
 
-    ``norm >= level`` is evaluated as ``value >= lo + level·(hi − lo)`` (minmax) or
-    ``value >= level·hi`` (max), one pass per level. Uninformative maps (constant, or max <= 0 for
-    'max') give empty masks.
+    ``norm >= level`` is evaluated as ``value >= lo + level·(hi − lo)`` (minmax) or ``value >= level·hi``
+    (max) in float32; these thresholds grow with the level, so the level sets nest. Uninformative maps
+    (constant, or max <= 0 for 'max') reach no level.
 
-    Shapes: values [M,H,W] raw; levels [T] in [0,1] -> [T·M,H,W] bool (level-major).
+    Shapes: values [M,H,W] raw; levels [T] ascending in [0,1] -> q [M,H,W] uint8.
     """
     hi = values.max(axis=(1, 2), keepdims=True)
     if how == "minmax":
@@ -96,37 +99,17 @@ def _binarise(values: np.ndarray, how: str, levels) -> np.ndarray:
         lo = np.zeros_like(hi)
         ok = hi > 0
     span = hi - lo
-    out = np.empty((len(levels), *values.shape), dtype=bool)
-    for i, level in enumerate(levels):
-        np.greater_equal(values, np.where(ok, lo + np.float32(level) * span, np.inf), out=out[i])
-    return out.reshape(-1, *values.shape[1:])
+    q = np.zeros(values.shape, dtype=np.uint8 if len(levels) < 256 else np.uint16)
+    for level in levels:
+        q += values >= np.where(ok, lo + np.float32(level) * span, np.inf)
+    return q
 
 
-def _structure(connectivity: int) -> np.ndarray:
-    s = np.zeros((3, 3, 3), dtype=bool)
-    s[1] = ndimage.generate_binary_structure(2, 2 if connectivity == 8 else 1)
-    return s  # no links between stacked maps
-
-
-def _components(binary: np.ndarray, values: np.ndarray, connectivity: int):
-    """Label every map of a stack at once; per component: map index, grid box, size, score.
-
-    ``binary`` is ``[L,H,W]`` with ``L`` a multiple of ``len(values)`` (several thresholds of the same
-    maps); component ``i`` of slice ``l`` belongs to map ``l % len(values)``. Sizes and scores come from
-    the component's own bounding window (cheap: no pass over the whole stack).
-    """
-    labels, n = ndimage.label(binary, structure=_structure(connectivity))
-    idx = np.zeros(n, np.int64)
-    boxes = np.zeros((n, 4))
-    sizes = np.zeros(n, np.int64)
-    scores = np.zeros(n)
-    for i, sl in enumerate(ndimage.find_objects(labels)):
-        m = sl[0].start % len(values)
-        inside = labels[sl][0] == i + 1
-        idx[i], sizes[i] = m, inside.sum()
-        boxes[i] = (sl[2].start, sl[1].start, sl[2].stop, sl[1].stop)
-        scores[i] = values[m][sl[1:]][inside].max()
-    return idx, boxes, sizes, scores
+def _levels(settings: BoxSettings) -> list[float]:
+    """The normalised levels a generator thresholds at, in its order."""
+    if settings.generator == "wang2017":
+        return [t / 255.0 for t in settings.wang_thresholds]
+    return [settings.cam_fraction]
 
 
 def _upsample(maps: np.ndarray, settings: BoxSettings) -> np.ndarray:
@@ -138,22 +121,62 @@ def _upsample(maps: np.ndarray, settings: BoxSettings) -> np.ndarray:
     return F.interpolate(t, size=size, mode=settings.interpolation, **kw)[:, 0].numpy()
 
 
-def _chunk_boxes(maps: np.ndarray, settings: BoxSettings):
-    """Grid-frame components for one chunk of maps [M,h,w]."""
-    values = _upsample(maps, settings)
+def _select(comp: LevelComponents, settings: BoxSettings, level_of: dict) -> tuple[np.ndarray, ...]:
+    """One generator's boxes from the components of a chunk: ``wang2017`` pools its levels' components
+    (per map: first level first, each in raster order); ``cam20`` keeps the largest component per map
+    (ties: higher score, then first in raster order). Shapes: -> idx, boxes, scores (sorted by map)."""
+    picks = [np.flatnonzero(comp.level == level_of[np.float32(v)]) for v in _levels(settings)]
+    position = np.repeat(np.arange(len(picks)), [len(p) for p in picks])
+    rows = np.concatenate(picks)
     if settings.generator == "wang2017":
-        levels = [t / 255.0 for t in settings.wang_thresholds]
-        binary = _binarise(values, settings.normalization, levels)
-        idx, boxes, _, scores = _components(binary, values, settings.connectivity)
-        return idx, boxes, scores, values.shape[1:]
-    binary = _binarise(values, settings.normalization, [settings.cam_fraction])
-    idx, boxes, sizes, scores = _components(binary, values, settings.connectivity)
-    if len(idx) == 0:
-        return idx, boxes, scores, values.shape[1:]
-    # largest component per map; ties -> higher score, then first label (raster order)
-    order = np.lexsort((np.arange(len(idx)), -scores, -sizes, idx))
-    first = order[np.r_[True, idx[order][1:] != idx[order][:-1]]]
-    return idx[first], boxes[first], scores[first], values.shape[1:]
+        rows = rows[np.lexsort((comp.first[rows], position, comp.map_index[rows]))]
+    else:
+        rows = rows[np.lexsort((comp.first[rows], -comp.score[rows], -comp.size[rows], comp.map_index[rows]))]
+        idx = comp.map_index[rows]
+        rows = rows[np.r_[True, idx[1:] != idx[:-1]]] if len(rows) else rows
+    return comp.map_index[rows], comp.boxes[rows], comp.score[rows].astype(np.float64)
+
+
+def heatmaps_to_boxes_many(heatmaps, widths, heights, settings: list[BoxSettings], chunk: int = 64,
+                           progress: Callable[[int], None] | None = None) -> list[Detections]:
+    """Boxes of the same heatmaps under several settings (e.g. a grid of thresholds).
+
+    Settings that share the upsampling, normalisation and connectivity share one upsampled map and one
+    labelling of all their levels (:func:`agcl.boxes.components.level_components`); each result equals
+    :func:`heatmaps_to_boxes` with that setting.
+
+    Shapes: heatmaps [M,h,w]; widths/heights [M] -> one :class:`Detections` per setting.
+    """
+    maps = np.asarray(heatmaps)
+    if maps.ndim != 3:
+        raise ValueError(f"heatmaps must be [M,h,w], got shape {maps.shape}")
+    widths = np.broadcast_to(np.asarray(widths, dtype=np.float64), (len(maps),))
+    heights = np.broadcast_to(np.asarray(heights, dtype=np.float64), (len(maps),))
+    groups: dict[tuple, list[int]] = {}
+    for i, st in enumerate(settings):
+        key = (st.upsample, st.upsample_size if st.upsample == "before" else None, st.interpolation,
+               st.normalization, st.connectivity)
+        groups.setdefault(key, []).append(i)
+    found: list[list[tuple]] = [[] for _ in settings]
+    for members in groups.values():
+        first = settings[members[0]]
+        levels = sorted({np.float32(v) for i in members for v in _levels(settings[i])})
+        level_of = {v: i + 1 for i, v in enumerate(levels)}
+        for start in range(0, len(maps), chunk):
+            values = _upsample(maps[start:start + chunk].astype(np.float32), first)
+            q = _quantise(values, first.normalization, levels)
+            comp = level_components(q, first.connectivity, values)
+            grid = values.shape[1:]
+            for i in members:
+                idx, boxes, scores = _select(comp, settings[i], level_of)
+                idx = idx + start
+                scale = np.stack([widths[idx] / grid[1], heights[idx] / grid[0]] * 2, axis=1)
+                found[i].append((idx, boxes * scale, scores))
+            if progress is not None:
+                progress(min(start + chunk, len(maps)))
+    empty = Detections(np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0))
+    return [Detections(*(np.concatenate([part[j] for part in parts]) for j in range(3))) if parts else empty
+            for parts in found]
 
 
 def heatmaps_to_boxes(heatmaps, widths, heights, settings: BoxSettings = BoxSettings(), chunk: int = 64,
@@ -168,26 +191,7 @@ def heatmaps_to_boxes(heatmaps, widths, heights, settings: BoxSettings = BoxSett
 
     Shapes: heatmaps [M,h,w]; widths/heights [M] -> :class:`Detections` with N boxes, sorted by map.
     """
-    maps = np.asarray(heatmaps)
-    if maps.ndim != 3:
-        raise ValueError(f"heatmaps must be [M,h,w], got shape {maps.shape}")
-    widths = np.broadcast_to(np.asarray(widths, dtype=np.float64), (len(maps),))
-    heights = np.broadcast_to(np.asarray(heights, dtype=np.float64), (len(maps),))
-    out_idx, out_boxes, out_scores = [], [], []
-    for start in range(0, len(maps), chunk):
-        idx, boxes, scores, grid = _chunk_boxes(maps[start:start + chunk].astype(np.float32), settings)
-        idx = idx + start
-        order = np.argsort(idx, kind="stable")
-        idx, boxes, scores = idx[order], boxes[order], scores[order]
-        scale = np.stack([widths[idx] / grid[1], heights[idx] / grid[0]] * 2, axis=1)
-        out_idx.append(idx)
-        out_boxes.append(boxes * scale)
-        out_scores.append(scores)
-        if progress is not None:
-            progress(min(start + chunk, len(maps)))
-    if not out_idx:
-        return Detections(np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0))
-    return Detections(np.concatenate(out_idx), np.concatenate(out_boxes), np.concatenate(out_scores))
+    return heatmaps_to_boxes_many(heatmaps, widths, heights, [settings], chunk, progress)[0]
 
 
 def heatmap_to_boxes(heatmap, generator: str = "wang2017", *, width: float | None = None, height: float | None = None,
@@ -209,4 +213,5 @@ def heatmap_to_boxes(heatmap, generator: str = "wang2017", *, width: float | Non
     return det.boxes, det.scores
 
 
-__all__ = ["BoxSettings", "Detections", "GENERATORS", "grid_to_original", "heatmap_to_boxes", "heatmaps_to_boxes"]
+__all__ = ["BoxSettings", "Detections", "GENERATORS", "grid_to_original", "heatmap_to_boxes", "heatmaps_to_boxes",
+           "heatmaps_to_boxes_many"]

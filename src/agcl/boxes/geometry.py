@@ -94,16 +94,31 @@ def cache_to_original(boxes, size: int, width: float, height: float) -> np.ndarr
 def area(boxes) -> np.ndarray:
     """Shapes: [N,4] -> [N] (zero for degenerate boxes)."""
     b = as_boxes(boxes)
-    return np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+    return _area(b)
+
+
+def _area(b: np.ndarray) -> np.ndarray:
+    return np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)
+
+
+def _intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection areas of broadcast box arrays. Shapes: a [...,4], b [...,4] -> [...]."""
+    wh = np.clip(np.minimum(a[..., 2:], b[..., 2:]) - np.maximum(a[..., :2], b[..., :2]), 0, None)
+    return wh[..., 0] * wh[..., 1]
+
+
+def _ratios(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """IoBB (``a`` detected) and IoU of broadcast box arrays, from one intersection. Shapes: -> [...], [...]."""
+    inter = _intersection(a, b)
+    area_a = _area(a)
+    union = area_a + _area(b) - inter
+    return (np.divide(inter, area_a, out=np.zeros_like(inter), where=area_a > 0),
+            np.divide(inter, union, out=np.zeros_like(inter), where=union > 0))
 
 
 def intersection(a, b) -> np.ndarray:
     """Pairwise intersection areas. Shapes: a [N,4], b [M,4] -> [N,M]."""
-    a, b = as_boxes(a), as_boxes(b)
-    lo = np.maximum(a[:, None, :2], b[None, :, :2])
-    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh = np.clip(hi - lo, 0, None)
-    return wh[..., 0] * wh[..., 1]
+    return _intersection(as_boxes(a)[:, None, :], as_boxes(b)[None, :, :])
 
 
 def iobb(detected, gt) -> np.ndarray:
@@ -123,7 +138,17 @@ def iou(a, b) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def contains_point(boxes, x: float, y: float) -> np.ndarray:
-    """Whether each box contains the point (edges inclusive). Shapes: [N,4] -> [N] bool."""
+def paired_overlaps(detected, gt) -> tuple[np.ndarray, np.ndarray]:
+    """IoBB and IoU of row ``i`` of ``detected`` with row ``i`` of ``gt`` (the same arithmetic as
+    :func:`iobb` and :func:`iou`, so the values are identical).
+
+    Shapes: detected [N,4], gt [N,4] -> (iobb [N], iou [N]).
+    """
+    return _ratios(as_boxes(detected), as_boxes(gt))
+
+
+def contains_point(boxes, x, y) -> np.ndarray:
+    """Whether each box contains the point (edges inclusive); ``x, y`` a point or one point per box.
+    Shapes: [N,4] -> [N] bool."""
     b = as_boxes(boxes)
     return (b[:, 0] <= x) & (x <= b[:, 2]) & (b[:, 1] <= y) & (y <= b[:, 3])

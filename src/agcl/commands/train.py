@@ -27,8 +27,8 @@ def train(
     """Train the multi-label baseline from an index + image cache; a killed run resumes when re-run."""
     from agcl.config import load_config
     from agcl.logs import setup_console_logging
+    from agcl.pipeline.baseline import train_baseline
     from agcl.pipeline.settings import PipelineConfig
-    from agcl.train.baseline import train_baseline
     from agcl.train.device import setup_runtime
     from agcl.train.distributed import destroy_distributed
 

@@ -11,7 +11,6 @@ Errors are :class:`agcl.errors.ConfigError` with a one-line message naming the d
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import logging
 import os
 import types
@@ -22,7 +21,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from agcl.errors import ConfigError, short_repr
+from agcl.errors import ConfigError, did_you_mean, short_repr
 from agcl.io import write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -31,14 +30,6 @@ T = TypeVar("T")
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
-
-
-def did_you_mean(value: str, choices: Sequence[str]) -> str:
-    """Return ``"; did you mean 'x'?"`` for the closest choice, or ``""`` when nothing is close."""
-    if len(str(value)) > 100:  # a long value is not a typo (and difflib is quadratic in its length)
-        return ""
-    hint = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=0.5)
-    return f"; did you mean {hint[0]!r}?" if hint else ""
 
 
 def check_choice(value: str, choices: Sequence[str], key: str) -> str:

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agcl.boxes.generators import UPSAMPLE, BoxSettings, heatmaps_to_boxes
+from agcl.boxes.generators import UPSAMPLE, BoxSettings, heatmaps_to_boxes, heatmaps_to_boxes_many
 from agcl.data.index import carve_val_by_patient
 from agcl.errors import InputError
-from agcl.evaluation.localization import TOTAL_ROW, localization_table
+from agcl.evaluation.localization import TOTAL_ROW, boxes_table, localization_table
 from agcl.evaluation.maxboxacc import box_accuracy_curve
 
 PARTS = ("calibration", "box_test")
@@ -89,14 +89,6 @@ class Calibration:
     info: dict
 
 
-def _boxes(maps, pairs, wh, settings: BoxSettings) -> pd.DataFrame:
-    det = heatmaps_to_boxes(maps, wh["width"].to_numpy(), wh["height"].to_numpy(), settings)
-    return pd.DataFrame({"image_id": pairs["image_id"].to_numpy()[det.map_index],
-                         "label": pairs["label"].to_numpy()[det.map_index],
-                         "x0": det.boxes[:, 0], "y0": det.boxes[:, 1], "x1": det.boxes[:, 2], "y1": det.boxes[:, 3],
-                         "score": det.scores})
-
-
 def _f1(total: pd.Series) -> float:
     r, p = total["recall"], total["precision"]
     return float(2 * r * p / (r + p)) if r + p > 0 else 0.0
@@ -104,7 +96,7 @@ def _f1(total: pd.Series) -> float:
 
 def calibrate(maps: np.ndarray, pairs: pd.DataFrame, wh: pd.DataFrame, gt: pd.DataFrame, parts: pd.Series,
               labels, base: BoxSettings, t: float, criterion: str, best_iou: dict[str, np.ndarray],
-              with_gt: np.ndarray) -> Calibration:
+              with_gt: np.ndarray, fixed_boxes: pd.DataFrame | None = None) -> Calibration:
     """Select generator settings and the MaxBoxAcc τ on the calibration part; apply them to box-test.
 
     Args:
@@ -113,15 +105,23 @@ def calibrate(maps: np.ndarray, pairs: pd.DataFrame, wh: pd.DataFrame, gt: pd.Da
         base: the fixed (paper's) settings. t, criterion: Table 2's match rule.
         best_iou, with_gt: :func:`agcl.evaluation.maxboxacc.best_iou_curves` of the pairs that have GT
             boxes, and the mask of those pairs.
+        fixed_boxes: the boxes of ``base`` for (at least) every box-test pair, when already computed
+            (the main Table 2's); detections of other pairs are ignored.
+
+    The candidates are scored from one upsampling and labelling of the calibration maps
+    (:func:`agcl.boxes.generators.heatmaps_to_boxes_many`).
 
     Shapes: maps [P,h,w]; pairs/wh P rows.
     """
     part = pairs["image_id"].map(parts).to_numpy()
-    rows, chosen = [], None
+    widths, heights = wh["width"].to_numpy(), wh["height"].to_numpy()
+    rows = []
     cal = part == PARTS[0]
     gt_cal = gt[gt["image_id"].map(parts) == PARTS[0]]
-    for i, (f, st) in enumerate(candidates(base)):
-        tab = localization_table(_boxes(maps[cal], pairs[cal], wh[cal], st), gt_cal, pairs[cal], labels, t, criterion)
+    grid_settings = candidates(base)
+    found = heatmaps_to_boxes_many(maps[cal], widths[cal], heights[cal], [st for _, st in grid_settings])
+    for i, ((f, st), det) in enumerate(zip(grid_settings, found, strict=True)):
+        tab = localization_table(boxes_table(det, pairs[cal]), gt_cal, pairs[cal], labels, t, criterion)
         total = tab.set_index("label").loc[TOTAL_ROW]
         rows.append({"candidate": i, "setting": "fixed" if f is None else "grid", "heatmap_threshold": f,
                      **st.describe(), "recall": total["recall"], "precision": total["precision"], "f1": _f1(total),
@@ -129,12 +129,16 @@ def calibrate(maps: np.ndarray, pairs: pd.DataFrame, wh: pd.DataFrame, gt: pd.Da
     grid = pd.DataFrame(rows)
     pick = int(grid["f1"].to_numpy().argmax())  # first best; the fixed settings come first
     grid["selected"] = grid["candidate"] == pick
-    chosen = candidates(base)[pick][1]
+    chosen = grid_settings[pick][1]
     test = part == PARTS[1]
     gt_test = gt[gt["image_id"].map(parts) == PARTS[1]]
+    if fixed_boxes is None:
+        fixed_boxes = boxes_table(heatmaps_to_boxes(maps[test], widths[test], heights[test], base), pairs[test])
     frames = []
     for name, st in (("fixed", base), ("calibrated", chosen)):
-        tab = localization_table(_boxes(maps[test], pairs[test], wh[test], st), gt_test, pairs[test], labels, t, criterion)
+        det = fixed_boxes if pick == 0 or name == "fixed" else \
+            boxes_table(heatmaps_to_boxes(maps[test], widths[test], heights[test], st), pairs[test])
+        tab = localization_table(det, gt_test, pairs[test], labels, t, criterion)  # boxes outside the part drop out
         frames.append(tab.assign(settings=name, generator=st.generator, upsample=st.upsample,
                                  heatmap_threshold=grid.loc[pick, "heatmap_threshold"] if name == "calibrated" else None))
     lab = pairs["label"].to_numpy()[with_gt]

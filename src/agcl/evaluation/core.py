@@ -13,14 +13,7 @@ from agcl.boxes.generators import heatmaps_to_boxes
 from agcl.evaluation.auc import auc_table
 from agcl.evaluation.bootstrap import bootstrap_aucs
 from agcl.evaluation.calibration import Calibration, calibrate
-from agcl.evaluation.localization import (
-    IOU_T,
-    WANG_T,
-    localization_table,
-    pointing_game,
-    scope_pairs,
-    threshold_sweep,
-)
+from agcl.evaluation.localization import IOU_T, WANG_T, Table2, boxes_table, pointing_game, scope_pairs
 from agcl.evaluation.maxboxacc import best_iou_curves, box_accuracy_curve, gt_per_pair, max_box_acc
 from agcl.evaluation.settings import EvalSettings
 from agcl.labels import BOX_LABELS, LABEL_INDEX, LABELS
@@ -92,13 +85,11 @@ def evaluate_model(name: str, test_images: pd.DataFrame, predictions: pd.DataFra
         raise KeyError(f"no image size for {wh.index[wh['width'].isna()][0]!r}")
     det = heatmaps_to_boxes(maps, wh["width"].to_numpy(), wh["height"].to_numpy(), settings.boxes,
                             progress=None if progress is None else lambda done: progress(done, len(maps)))
-    boxes = pd.DataFrame({"image_id": pairs["image_id"].to_numpy()[det.map_index],
-                          "label": pairs["label"].to_numpy()[det.map_index],
-                          "x0": det.boxes[:, 0], "y0": det.boxes[:, 1], "x1": det.boxes[:, 2], "y1": det.boxes[:, 3],
-                          "score": det.scores})
-    loc = localization_table(boxes, gt, pairs, box_labels, t=settings.t, criterion=settings.criterion)
-    wang = threshold_sweep(boxes, gt, pairs, box_labels, WANG_T, "iobb")
-    iou = threshold_sweep(boxes, gt, pairs, box_labels, IOU_T, "iou")
+    boxes = boxes_table(det, pairs)
+    table2 = Table2(boxes, gt, pairs, box_labels)  # overlaps found once for Table 2, Acc/AFP and IoU accuracy
+    loc = table2.table(settings.t, settings.criterion)
+    wang = table2.sweep(WANG_T, "iobb")
+    iou = table2.sweep(IOU_T, "iou")
     point = pointing_game(maps, pairs, gt, wh["width"].to_numpy(), wh["height"].to_numpy(), box_labels,
                           tolerance=settings.pointing_tolerance)
     with_gt = _with_gt(pairs, gt)
@@ -110,7 +101,7 @@ def evaluate_model(name: str, test_images: pd.DataFrame, predictions: pd.DataFra
     cal = None
     if parts is not None:
         cal = calibrate(maps, pairs, wh.reset_index(), gt, parts, box_labels, settings.boxes, settings.t,
-                        settings.criterion, best, with_gt)
+                        settings.criterion, best, with_gt, fixed_boxes=boxes)
     return ModelResult(name, auc, loc, wang, iou, point, boxes, info, max_box_acc(curve), curve, cal, samples)
 
 

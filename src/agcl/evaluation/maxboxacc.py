@@ -23,17 +23,16 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 
+from agcl.boxes.components import level_components
 from agcl.boxes.geometry import BOX_COLUMNS
 from agcl.cam.normalize import minmax_normalize
-from agcl.evaluation.localization import TOTAL_ROW
+from agcl.evaluation.localization import TOTAL_ROW, join_codes, pair_codes
 
 IOU_DELTAS = (0.3, 0.5, 0.7)
 #: Choe et al.'s sweep (``cam_curve_interval = 0.01``): τ = 0.00, 0.01, …, 0.99.
 CURVE_THRESHOLDS = tuple(np.round(np.arange(0.0, 1.0, 0.01), 2).tolist())
 KINDS = ("largest", "all")
-_STRUCTURE = np.stack([np.zeros((3, 3), bool), np.ones((3, 3), bool), np.zeros((3, 3), bool)])
 
 
 def _pair_iou(boxes: np.ndarray, gts: np.ndarray) -> np.ndarray:
@@ -48,8 +47,12 @@ def _pair_iou(boxes: np.ndarray, gts: np.ndarray) -> np.ndarray:
 
 
 def best_iou_curves(maps, gt_boxes: list[np.ndarray], widths, heights, thresholds=CURVE_THRESHOLDS,
-                    size: int = 224, chunk: int = 32) -> dict[str, np.ndarray]:
+                    size: int = 224, chunk: int = 64) -> dict[str, np.ndarray]:
     """Best IoU per pair and threshold, for the largest component's box and for any component's box.
+
+    The components of every τ come from one pass over each map
+    (:func:`agcl.boxes.components.level_components`): the map is quantised to the number of
+    thresholds it exceeds, so ``value > τ_j`` is the level set ``q > j`` (τ sorted).
 
     Args:
         maps: one raw class map per pair (any frame resolution; the heatmap contract's image frame).
@@ -69,31 +72,29 @@ def best_iou_curves(maps, gt_boxes: list[np.ndarray], widths, heights, threshold
         gts[i, :len(g)] = g
     scale = np.stack([np.asarray(widths, float) / size, np.asarray(heights, float) / size] * 2, axis=1)
     out = {k: np.zeros((n, len(taus))) for k in KINDS}
+    by_value = np.argsort(taus, kind="stable")
     for s in range(0, n, chunk):
         t = torch.from_numpy(np.ascontiguousarray(maps[s:s + chunk]))[:, None]
         norm = minmax_normalize(F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)[:, 0].numpy())
-        for j, tau in enumerate(taus):
-            labels, count = ndimage.label(norm > tau, structure=_STRUCTURE)
-            if count == 0:
-                continue
-            objects = ndimage.find_objects(labels)
-            idx = np.array([sl[0].start for sl in objects]) + s
-            boxes = np.array([(sl[2].start, sl[1].start, sl[2].stop, sl[1].stop) for sl in objects], float)
-            best = _pair_iou(boxes * scale[idx], gts[idx])
-            np.maximum.at(out["all"][:, j], idx, best)
-            sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
-            order = np.lexsort((np.arange(count), -sizes, idx))  # per map: largest first, ties: raster order
-            first = order[np.r_[True, idx[order][1:] != idx[order][:-1]]]
-            out["largest"][idx[first], j] = best[first]
+        comp = level_components(np.searchsorted(taus[by_value], norm, side="left"), connectivity=8)
+        if len(comp.level) == 0:  # flat maps: no component at any τ, IoU stays 0
+            continue
+        idx, j = comp.map_index + s, by_value[comp.level - 1]
+        best = _pair_iou(comp.boxes * scale[idx], gts[idx])
+        np.maximum.at(out["all"], (idx, j), best)
+        order = np.lexsort((comp.first, -comp.size, j, idx))  # per map and τ: largest first, ties: raster order
+        head = order[np.r_[True, (idx[order][1:] != idx[order][:-1]) | (j[order][1:] != j[order][:-1])]]
+        out["largest"][idx[head], j[head]] = best[head]
     return out
 
 
 def gt_per_pair(pairs: pd.DataFrame, gt: pd.DataFrame) -> list[np.ndarray]:
     """GT boxes of each (image_id, label) pair. Shapes: -> P × [G_p,4] float64 (empty where none)."""
-    groups = gt.groupby(["image_id", "label"], sort=False)
-    empty = np.zeros((0, 4))
-    return [groups.get_group(k)[list(BOX_COLUMNS)].to_numpy(float) if k in groups.groups else empty
-            for k in zip(pairs["image_id"], pairs["label"], strict=True)]
+    if pairs.empty:
+        return []
+    pi, gi = join_codes(*pair_codes(pairs, gt))
+    xy = gt[list(BOX_COLUMNS)].to_numpy(float)[gi]
+    return np.split(xy, np.cumsum(np.bincount(pi, minlength=len(pairs)))[:-1])
 
 
 def box_accuracy_curve(best: dict[str, np.ndarray], pair_labels, labels, thresholds=CURVE_THRESHOLDS,

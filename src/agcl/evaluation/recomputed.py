@@ -2,7 +2,7 @@
 gradcam|gradcampp|regression``: the stage's ``checkpoint.pt`` is run on the cached test images that
 carry boxes (the images a stage's ``heatmaps.npy`` covers), giving maps in the same contract (raw,
 image frame, feature resolution) through the same code as ``agcl predict``
-(:func:`agcl.inference.predictor.predict_batch`)."""
+(:func:`agcl.train.checkpoint.predict_batch`)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def checkpoint_heatmaps(stage_dir: Path, test: TestSet, source: str, device: str
     Shapes: -> (ids [N], maps [N,14,h,w] float32, image frame).
     """
     from agcl.data.cache import ImageCache
-    from agcl.inference.predictor import check_heatmap_source, load_model, predict_batch
+    from agcl.train.checkpoint import check_heatmap_source, load_model, predict_batch
 
     checkpoint = stage_dir / "checkpoint.pt"
     if not checkpoint.is_file():

@@ -22,15 +22,12 @@ from agcl.inference.inputs import Failure, LoadedImage, iter_loaded, scan_inputs
 from agcl.inference.predictor import (
     BOX_COLUMNS,
     BOX_GRID,
-    LoadedModel,
     PredictionSet,
     boxes_for_batch,
-    check_heatmap_source,
     empty_probabilities,
-    load_model,
-    predict_batch,
 )
 from agcl.labels import LABELS
+from agcl.train.checkpoint import LoadedModel, check_heatmap_source, load_model, predict_batch
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +77,7 @@ def predict_paths(
     """Predict every image found in ``inputs`` (files and folders) with a loaded model.
 
     Args:
-        loaded: from :func:`agcl.inference.predictor.load_model`.
+        loaded: from :func:`agcl.train.checkpoint.load_model`.
         inputs: image files (PNG/JPEG/DICOM) and folders (scanned recursively).
         batch_size: images per forward pass.
         generator: heatmap→box generator, ``cam20`` or ``wang2017`` (docs/evaluation.md, "Definitions").

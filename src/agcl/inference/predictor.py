@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from agcl.boxes.generators import BoxSettings, heatmaps_to_boxes
 from agcl.errors import InputError
@@ -28,78 +27,6 @@ BOX_COLUMNS = ["image", "label", "x0", "y0", "x1", "y1", "score"]
 #: upsampled to 128² instead of S² keeps boxes nearly free (docs/benchmarks.md); they are mapped to
 #: original pixels either way, so only their granularity (S/128 input pixels) changes.
 BOX_GRID = 128
-
-
-@dataclass
-class LoadedModel:
-    """A network rebuilt from a checkpoint, in eval mode on its device."""
-
-    model: torch.nn.Module
-    spec: dict
-    image_size: int
-    device: torch.device
-    checkpoint: str
-
-
-def load_model(checkpoint: str | os.PathLike[str], device: str = "auto") -> LoadedModel:
-    """Rebuild a 14-label network (``multilabel`` or ``two_path``) from a checkpoint.
-
-    Raises:
-        InputError: unreadable/incompatible checkpoint, or one whose state_dict does not fit its spec.
-    """
-    from agcl.models import build_model
-    from agcl.train.checkpoint import checked_spec, load_checkpoint
-    from agcl.train.device import resolve_device
-
-    payload = load_checkpoint(checkpoint, expect_kind=("multilabel", "two_path"))
-    spec = checked_spec(checkpoint, payload)
-    model = build_model(spec, pretrained="none")
-    try:
-        model.load_state_dict(payload["model"])
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise InputError(f"incompatible checkpoint {checkpoint}: weights do not fit its model_spec ({first})") from None
-    dev = resolve_device(device, option="--device")
-    model.to(dev).eval()
-    log.info("model %s (%s) loaded from %s", spec.get("kind"), spec.get("backbone"), checkpoint)
-    return LoadedModel(model, dict(model.spec), int(model.spec["image_size"]), dev, str(checkpoint))
-
-
-def check_heatmap_source(loaded: LoadedModel, heatmap: str) -> None:
-    """Refuse ``--heatmap regression`` for a network without a regression path (one line naming the checkpoint).
-
-    Raises:
-        InputError: ``heatmap == "regression"`` and the checkpoint is not a two-path network.
-    """
-    if heatmap == "regression" and not hasattr(loaded.model, "regress"):
-        raise InputError(f"--heatmap regression needs a two-path checkpoint (AGL / AGCL-k); {loaded.checkpoint} "
-                         f"is a {loaded.spec.get('kind')} network without a regression path")
-
-
-def predict_batch(loaded: LoadedModel, pixels: np.ndarray, heatmap: str = "cam") -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities and heatmaps for a batch of resized grey images.
-
-    ``heatmap``: ``cam`` (exact CAM, Eq. 1), ``gradcam`` / ``gradcampp`` (:mod:`agcl.cam.gradcam`) or
-    ``regression`` (a two-path network's regressed Ĥ, :func:`agcl.models.forward_with_regression`); all
-    in the image frame.
-
-    Shapes: pixels ``[B, S, S]`` uint8 -> probs ``[B, 14]`` float32 in [0,1], cams ``[B, 14, h, w]``
-    float32 (raw CAM resampled into the image frame: cell (i,j) is centred on the centre of its area of
-    the S×S image, see :mod:`agcl.cam.align`).
-    """
-    from agcl.models import forward_with_cams, forward_with_regression
-
-    x = torch.from_numpy(np.ascontiguousarray(pixels)).to(loaded.device).float().div_(255.0)[:, None]
-    if heatmap == "cam":
-        probs, cams = forward_with_cams(loaded.model, x, frame="image")
-    elif heatmap == "regression":
-        check_heatmap_source(loaded, heatmap)
-        probs, cams = forward_with_regression(loaded.model, x, frame="image")
-    else:
-        from agcl.cam.gradcam import gradient_cams
-
-        probs, cams = gradient_cams(loaded.model, x, heatmap)
-    return probs.cpu().numpy(), cams.cpu().numpy()
 
 
 def boxes_for_batch(

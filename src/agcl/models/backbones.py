@@ -158,8 +158,8 @@ def _hub_file(weights_enum: str) -> Path | None:
 
 def read_state_file(path: Path) -> dict[str, torch.Tensor]:
     """A state dict from a weights file (``weights_only``), without ``module.`` prefixes or classifier keys."""
+    from agcl.errors import load_error
     from agcl.paths import regular_file
-    from agcl.train.checkpoint import load_error
 
     regular_file(path, "backbone weights")
     try:

@@ -1,14 +1,13 @@
 """The multi-label baseline (BSL, paper §2.1): its network, its loss and its fit, in one place.
 
-``agcl train`` (:func:`train_baseline`, index + cache → ``RUN/stage_bsl/checkpoint.pt``, also under
-torchrun) and the pipeline's ``bsl`` stage (:mod:`agcl.pipeline.baseline`) both train it through
-:func:`fit_baseline`.
+``agcl train`` (:func:`agcl.pipeline.baseline.train_baseline`, index + cache →
+``RUN/stage_bsl/checkpoint.pt``, also under torchrun) and the pipeline's ``bsl`` stage
+(:func:`agcl.pipeline.baseline.run_baseline`) both train it through :func:`fit_baseline`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +17,9 @@ from torch import nn
 from agcl.config import OptimConfig, TrainConfig, to_dict
 from agcl.errors import ConfigError, InputError
 from agcl.labels import NUM_LABELS
-from agcl.train.device import RuntimeEnv, setup_runtime
-from agcl.train.distributed import barrier
-from agcl.train.loop import FitOptions, FitResult, finished_checkpoint, fit_or_load
+from agcl.train.device import RuntimeEnv
+from agcl.train.loop import FitOptions, FitResult, fit_or_load
 from agcl.train.losses import masked_bce
-from agcl.train.metrics_log import truncate_stage_events
 from agcl.train.sampling import LoaderOptions
 
 log = logging.getLogger(__name__)
@@ -92,45 +89,3 @@ def open_data(cfg: TrainConfig, device: torch.device | None = None):
     if val_ds is None:
         log.warning("index %s has no 'val' images: early stopping follows the training loss", cfg.data.index_dir)
     return train_ds, val_ds, cache
-
-
-def train_baseline(cfg: TrainConfig, run_dir: str | os.PathLike[str], *, fresh: bool = False,
-                   env: RuntimeEnv | None = None, config_path: str | os.PathLike[str] | None = None) -> FitResult | None:
-    """``agcl train``: BSL into ``run_dir/stage_bsl``; resumes a killed run, skips a finished one (None).
-
-    The run directory is locked (:mod:`agcl.runlock`, rank 0) until training ends; unless ``fresh``, it
-    is continued only with the config it was started with; the index and the cache are opened (and
-    checked) before ``config.yaml`` is written.
-
-    Args:
-        fresh: discard ``last.pt``/``checkpoint.pt`` of a previous run of this stage and start over.
-        config_path: the YAML file the config came from (it may be the run's own ``config.yaml``).
-    """
-    from agcl.pipeline.preflight import check_inputs_outside, run_inputs
-    from agcl.runlock import folder_lock
-
-    run = Path(run_dir)
-    stage_dir = run / f"stage_{STAGE}"
-    env = env or setup_runtime(cfg.runtime)
-    if hasattr(cfg, "source"):  # a pipeline config: its inputs may not live among the run's own files
-        check_inputs_outside(run, run_inputs(cfg, Path(config_path) if config_path else None))
-    with folder_lock(run, enabled=env.dist.is_main):
-        from agcl.pipeline.driver import check_resume_config, write_run_config
-
-        if not fresh:  # like `agcl run`: a run directory is continued only with the config it was started with
-            check_resume_config(run, cfg)
-            done = finished_checkpoint(stage_dir)
-            if done is not None:
-                log.info("stage %s already finished (%s); pass --fresh to retrain", STAGE, done)
-                return None
-        train_ds, val_ds, cache = open_data(cfg, env.device)  # index and cache checked before anything is changed
-        if fresh and env.dist.is_main:
-            from agcl.paths import remove_own
-
-            remove_own(stage_dir, ("last.pt", "best.pt", "checkpoint.pt"))  # never through a symlink
-            truncate_stage_events(run, STAGE, 0)
-        barrier(env.dist)  # no rank may look for last.pt before rank 0 has removed it
-        if env.dist.is_main:
-            write_run_config(run / "config.yaml", cfg)
-        return fit_baseline(cfg, train_ds, val_ds, stage_dir=stage_dir, run_dir=run, env=env,
-                            image_size=cache.size)[1]

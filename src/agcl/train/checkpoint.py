@@ -1,4 +1,6 @@
-"""Checkpoint I/O (docs/dev/CONTRACTS.md "Checkpoints"): dicts of state_dicts, atomic writes, safe loads.
+"""Checkpoint I/O (docs/dev/CONTRACTS.md "Checkpoints"): dicts of state_dicts, atomic writes, safe loads,
+and :func:`load_model`, the network of a checkpoint ready for inference (``agcl predict``, Grad-CAM in
+``agcl evaluate``).
 
 Payload: ``{"schema": 1, "kind", "model_spec", "model": state_dict, "labels": list(LABELS), "config":
 dict, "stage": str, "epoch": int}`` plus optional ``"optimizer"``, ``"scheduler"``, ``"scaler"``,
@@ -9,10 +11,11 @@ no modules), so :func:`load_checkpoint` can use ``torch.load(..., weights_only=T
 
 from __future__ import annotations
 
+import logging
 import os
 import random
-import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +23,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from agcl.errors import InputError
+from agcl.errors import InputError, load_error
 from agcl.io import atomic_path
 from agcl.labels import LABELS
 from agcl.paths import file_problem
 from agcl.train.distributed import DistInfo
 
+log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 REQUIRED_KEYS: tuple[str, ...] = ("kind", "model_spec", "model", "labels", "config", "stage", "epoch")
 
@@ -95,20 +99,6 @@ def load_checkpoint(
     return data
 
 
-def load_error(exc: BaseException) -> str:
-    """Why ``torch.load(weights_only=True)`` refused a file, in a few words. torch's own message
-    suggests loading with ``weights_only=False``; that would run code from the file, so agcl never
-    passes that advice on."""
-    text = str(exc).strip()
-    if "Weights only load failed" in text or "weights_only" in text:
-        refused = re.search(r"(?:GLOBAL|global) ([\w.]+)", text)
-        what = f" ({refused.group(1)})" if refused else ""
-        return (f"it holds Python objects{what} that a safe load refuses; agcl reads only tensors and plain "
-                "values, and never runs code from a file")
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return first[:160]
-
-
 def check_weights(path: Path, data: Mapping[str, Any]) -> None:
     """Refuse a checkpoint whose weights are not all finite tensors: NaN weights would give NaN
     probabilities and empty heatmaps downstream, with exit 0."""
@@ -133,6 +123,77 @@ def checked_spec(path: str | os.PathLike[str], data: Mapping[str, Any]) -> dict:
         return normalize_spec(data["model_spec"])
     except ConfigError as exc:
         raise InputError(f"incompatible checkpoint {path}: {exc}") from None
+
+
+@dataclass
+class LoadedModel:
+    """A network rebuilt from a checkpoint, in eval mode on its device."""
+
+    model: nn.Module
+    spec: dict
+    image_size: int
+    device: torch.device
+    checkpoint: str
+
+
+def load_model(checkpoint: str | os.PathLike[str], device: str = "auto") -> LoadedModel:
+    """Rebuild a 14-label network (``multilabel`` or ``two_path``) from a checkpoint, for inference.
+
+    Raises:
+        InputError: unreadable/incompatible checkpoint, or one whose state_dict does not fit its spec.
+    """
+    from agcl.models import build_model
+    from agcl.train.device import resolve_device
+
+    payload = load_checkpoint(checkpoint, expect_kind=("multilabel", "two_path"))
+    spec = checked_spec(checkpoint, payload)
+    model = build_model(spec, pretrained="none")
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(f"incompatible checkpoint {checkpoint}: weights do not fit its model_spec ({first})") from None
+    dev = resolve_device(device, option="--device")
+    model.to(dev).eval()
+    log.info("model %s (%s) loaded from %s", spec.get("kind"), spec.get("backbone"), checkpoint)
+    return LoadedModel(model, dict(model.spec), int(model.spec["image_size"]), dev, str(checkpoint))
+
+
+def check_heatmap_source(loaded: LoadedModel, heatmap: str) -> None:
+    """Refuse ``--heatmap regression`` for a network without a regression path (one line naming the checkpoint).
+
+    Raises:
+        InputError: ``heatmap == "regression"`` and the checkpoint is not a two-path network.
+    """
+    if heatmap == "regression" and not hasattr(loaded.model, "regress"):
+        raise InputError(f"--heatmap regression needs a two-path checkpoint (AGL / AGCL-k); {loaded.checkpoint} "
+                         f"is a {loaded.spec.get('kind')} network without a regression path")
+
+
+def predict_batch(loaded: LoadedModel, pixels: np.ndarray, heatmap: str = "cam") -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities and heatmaps for a batch of resized grey images.
+
+    ``heatmap``: ``cam`` (exact CAM, Eq. 1), ``gradcam`` / ``gradcampp`` (:mod:`agcl.cam.gradcam`) or
+    ``regression`` (a two-path network's regressed Ĥ, :func:`agcl.models.forward_with_regression`); all
+    in the image frame.
+
+    Shapes: pixels ``[B, S, S]`` uint8 -> probs ``[B, 14]`` float32 in [0,1], cams ``[B, 14, h, w]``
+    float32 (raw CAM resampled into the image frame: cell (i,j) is centred on the centre of its area of
+    the S×S image, see :mod:`agcl.cam.align`).
+    """
+    from agcl.models import forward_with_cams, forward_with_regression
+
+    x = torch.from_numpy(np.ascontiguousarray(pixels)).to(loaded.device).float().div_(255.0)[:, None]
+    if heatmap == "cam":
+        probs, cams = forward_with_cams(loaded.model, x, frame="image")
+    elif heatmap == "regression":
+        check_heatmap_source(loaded, heatmap)
+        probs, cams = forward_with_regression(loaded.model, x, frame="image")
+    else:
+        from agcl.cam.gradcam import gradient_cams
+
+        probs, cams = gradient_cams(loaded.model, x, heatmap)
+    return probs.cpu().numpy(), cams.cpu().numpy()
 
 
 def capture_rng_state() -> dict[str, Any]:
