@@ -109,3 +109,59 @@ def test_backbone_contract(name):
         f = net.forward_features(torch.rand(1, 3, 64, 64))
     assert f.shape[:2] == (1, net.num_features) and net.init == "random"
     assert f.shape[2] == (8 if name == "tiny" else 2)
+
+
+def test_prior_bias_is_the_smoothed_log_odds_of_the_training_prevalence():
+    net = build_model({"kind": "multilabel", "backbone": "tiny", "num_classes": 3, "image_size": 32})
+    labels = torch.tensor([[1, 0, 0], [1, 0, 0], [0, 0, 1], [1, 0, 0]], dtype=torch.float32)
+    net.set_prior_bias(labels.numpy())
+    p = (labels.sum(0).double() + 1) / (len(labels) + 2)  # 4/6, 1/6, 2/6: a class without positives stays finite
+    assert torch.allclose(torch.sigmoid(net.fc.bias.double()), p, atol=1e-6)
+    assert torch.isfinite(net.fc.bias).all()
+
+
+def test_head_bias_prior_reaches_the_baseline_fit(tmp_path):
+    """``model.head_bias: prior`` sets the head before the first step; ``default`` keeps the random init."""
+    from types import SimpleNamespace
+
+    from agcl.config import TrainConfig
+    from agcl.config.schema import ModelConfig
+    from agcl.train import baseline
+
+    labels = torch.tensor([[1.0, 0.0] + [0.0] * 12] * 3 + [[0.0] * 14]).numpy()
+    seen = {}
+
+    class Rows:
+        def __init__(self, y):
+            self.labels = y
+
+        def __len__(self):
+            return len(self.labels)
+
+    def fake_fit(model, loss, train, val, opts, env):
+        seen["bias"] = model.fc.bias.detach().clone()
+        return SimpleNamespace()
+
+    for mode in ("prior", "default"):
+        cfg = TrainConfig(model=ModelConfig(backbone="tiny", pretrained="none", head_bias=mode))
+        orig = baseline.fit_or_load
+        baseline.fit_or_load = fake_fit
+        try:
+            baseline.fit_baseline(cfg, Rows(labels), None, stage_dir=tmp_path,
+                                  run_dir=tmp_path, env=SimpleNamespace(device="cpu", amp_name="none",
+                                                                        dist=SimpleNamespace(world_size=1)),
+                                  image_size=32)
+        finally:
+            baseline.fit_or_load = orig
+        p0 = torch.sigmoid(seen["bias"][0]).item()
+        if mode == "prior":
+            assert abs(p0 - 4 / 6) < 1e-5
+        else:
+            assert abs(p0 - 4 / 6) > 0.1
+
+
+def test_head_bias_setting_is_checked():
+    from agcl.config import TrainConfig, load_config
+
+    with pytest.raises(ConfigError, match="head_bias"):
+        load_config(None, ["model.head_bias=prio"], schema=TrainConfig)

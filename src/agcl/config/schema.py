@@ -109,6 +109,11 @@ class ModelConfig:
             per-class affine map of the classification CAM (Eq. 1), so Eq. 2 shapes the heatmaps that
             seeds are harvested from and evaluation reads (docs/models.md, "Two-path network").
         regression_kernel: kernel of the ``separate`` path's convolution, 1 or 3.
+        head_bias: initial bias of the baseline's 14 sigmoid outputs (§2.1): ``default`` (PyTorch's small
+            random init) or ``prior`` (the log-odds of each class's prevalence in the training split).
+            With ``prior`` the network starts at the class frequencies, so its FC weights — and the CAM of
+            Eq. 1, which excludes the bias — need not carry each class's prior as a fixed map on every
+            image (docs/models.md, "The head's bias").
     """
 
     backbone: str = "resnet50"
@@ -116,6 +121,7 @@ class ModelConfig:
     output_stride: int | None = None
     regression: Literal["separate", "tied"] = "separate"
     regression_kernel: int = 1
+    head_bias: Literal["default", "prior"] = "default"
 
     def __post_init__(self) -> None:
         if self.regression_kernel not in (1, 3):

@@ -95,6 +95,17 @@ class MultiLabelNet(CamNet):
         """Shapes: [B,K] logits -> [B,K] sigmoid probabilities."""
         return torch.sigmoid(logits.float())
 
+    @torch.no_grad()
+    def set_prior_bias(self, labels) -> None:
+        """Set each output's bias to the log-odds of its class's prevalence (``model.head_bias: prior``).
+
+        The prevalence is smoothed, ``(positives + 1) / (images + 2)``, so a class without positives gets
+        a finite bias. Shapes: labels [N,K] in {0,1} (the training split's labels).
+        """
+        y = torch.as_tensor(labels, dtype=torch.float64)
+        p = (y.sum(dim=0) + 1.0) / (y.shape[0] + 2.0)
+        self.fc.bias.copy_(torch.log(p / (1.0 - p)).to(self.fc.bias.dtype))
+
 
 class BinaryNet(CamNet):
     """Per-disease binary net (§2.2): a 2-way FC layer (index 0 = negative, 1 = positive) + softmax.

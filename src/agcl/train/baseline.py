@@ -54,6 +54,8 @@ def fit_baseline(cfg: TrainConfig, train_ds, val_ds, *, stage_dir: Path, run_dir
     from agcl.models import build_model
 
     model = build_model(baseline_spec(cfg, image_size), seed=cfg.runtime.seed)
+    if cfg.model.head_bias == "prior":  # a resumed or finished fit loads its own weights over this
+        model.set_prior_bias(train_ds.labels)
     log.info("training %s: %s on %d train / %d val images, device %s, amp %s, world size %d", STAGE,
              cfg.model.backbone, len(train_ds), len(val_ds) if val_ds else 0, env.device, env.amp_name,
              env.dist.world_size)
