@@ -98,12 +98,15 @@ def rung_seeds(data: Path, base: Path, rung: str) -> tuple[pd.DataFrame, np.ndar
 
 def write_rung_stage(out: Path, seeds: pd.DataFrame, maps: np.ndarray, provenance: dict, base_done: dict) -> None:
     """The rung's seeds as a finished seed stage (the stage the ``agl`` refinement reads)."""
-    from agcl.io import write_json_atomic
-    from agcl.pipeline.seedmaps import write_seeds
+    from agcl.io import write_json_atomic, write_with_atomic
+    from agcl.labels import LABELS
+    from agcl.pipeline.seedmaps import seed_counts, write_seeds
     from agcl.pipeline.stages import mark_done
 
     out.mkdir(parents=True, exist_ok=True)
     write_seeds(out, seeds, maps)
+    counts = seed_counts(seeds, list(LABELS))  # the evaluation stage's seed sections read it
+    write_with_atomic(out / "counts.csv", lambda p: counts.to_csv(p, index=False))
     write_json_atomic(out / "provenance.json", provenance)
     keep = {k: v for k, v in base_done.items() if k.endswith("fingerprint")}
     mark_done(out, {"seeds": int(len(seeds)), "rung": provenance["rung"], **keep})
@@ -180,6 +183,21 @@ def run_val(data: Path, run: Path) -> dict:
 
 # ---------------------------------------------------------------- seed quality against BSL's own CAM
 
+def _binary_model(stage_dir: Path):
+    """A finished binary curriculum network, rebuilt on the CPU in eval mode."""
+    from agcl.models import build_model
+    from agcl.train.checkpoint import checked_spec, load_checkpoint
+    from agcl.train.loop import finished_checkpoint
+
+    done = finished_checkpoint(stage_dir)
+    if done is None:
+        raise SystemExit(f"error: {stage_dir} is not finished")
+    payload = load_checkpoint(done, expect_kind=("binary",))
+    net = build_model(checked_spec(done, payload), pretrained="none")
+    net.load_state_dict(payload["model"])
+    return net.eval()
+
+
 def seed_vs_bsl(data: Path, base: Path) -> pd.DataFrame:
     """Per seed source: pointing of the seed maps and of BSL's CAM on the same (image, class) pairs of
     training images (truth boxes, diagnostics only), and the same comparison on validation positives
@@ -244,7 +262,7 @@ def seed_vs_bsl(data: Path, base: Path) -> pd.DataFrame:
         ids = sorted(set(pos["image_id"].astype(str)) & set(vt.loc[vt["label"] == label, "image_id"].astype(str)))
         if not ids:
             continue
-        net = ps.finished_model(ldir / "fit")
+        net = _binary_model(ldir / "fit")
         got, _, cams = score_images(ctx, net, val[val["image_id"].astype(str).isin(ids)], frame="image")
         pairs = pd.DataFrame({"image_id": got, "label": label})
         n, hits = game(cams[:, -1], pairs, val_ids)
