@@ -368,7 +368,7 @@ def main() -> None:
         agg["bsl_pointing"] = agg["bh"] / agg["pairs"]
         agg["difference"] = agg["seed_pointing"] - agg["bsl_pointing"]
         agg = agg.drop(columns=["sh", "bh"])
-        print(agg.to_markdown(index=False, floatfmt=".3f") if hasattr(agg, "to_markdown") else agg.to_string())
+        print(agg.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         if a.out:
             q.to_csv(a.out, index=False)
     else:
