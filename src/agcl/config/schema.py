@@ -107,7 +107,9 @@ class ModelConfig:
         regression: the two-path network's heatmap-regression path Ĥ (§2.3, Eq. 2; AGL and AGCL-k
             stages): ``separate`` = its own convolution on the shared features; ``tied`` = a learned
             per-class affine map of the classification CAM (Eq. 1), so Eq. 2 shapes the heatmaps that
-            seeds are harvested from and evaluation reads (docs/models.md, "Two-path network").
+            seeds are harvested from and evaluation reads (docs/models.md, "Two-path network"). ``tied``
+            is the default, chosen on validation (docs/results.md, "Attention guidance that reaches the
+            heatmaps").
         regression_kernel: kernel of the ``separate`` path's convolution, 1 or 3.
         head_bias: initial bias of the baseline's 14 sigmoid outputs (§2.1): ``default`` (PyTorch's small
             random init) or ``prior`` (the log-odds of each class's prevalence in the training split).
@@ -119,7 +121,7 @@ class ModelConfig:
     backbone: str = "resnet50"
     pretrained: str = "imagenet"
     output_stride: int | None = None
-    regression: Literal["separate", "tied"] = "separate"
+    regression: Literal["separate", "tied"] = "tied"
     regression_kernel: int = 1
     head_bias: Literal["default", "prior"] = "default"
 
