@@ -24,6 +24,7 @@ paired bootstrap CIs against BSL and BSL+).
     $B rungs D S --seeds 0 1 2 --design separate tied [--rung oracle s2 ...] [--set refine.lam=0.005]
     $B val D S --seeds 0 1 2                                       # validation metrics of every finished rung
     $B report D S --seeds 0 1 2 --out S/ladder.md
+    $B method D S --seeds 0 1 2 --design tied separate --config configs/demo.yaml --set model.head_bias=prior
 """
 
 from __future__ import annotations
@@ -130,6 +131,23 @@ def run_rung(data: Path, study: Path, design: str, rung: str, seed: int, sets: l
     config = base / "config.yaml"
     return ps.run_one(data, run, [*sets, f"runtime.seed={seed}", "refine.rounds=0", "refine.agl=true",
                                   "refine.control=true", f"model.regression={design}"], config=config)
+
+
+def run_method(data: Path, study: Path, design: str, seed: int, config: Path, sets: list[str]) -> float:
+    """The whole method (AGL, AGCL-1..k, BSL+) for one design and training seed, in ``S/method-<design>``.
+
+    The stages that do not depend on the design (BSL, BSL+, the AGL seeds, the round-1 curriculum and
+    seeds) are copied from the base run of that seed, so both designs start from the same networks.
+    """
+    base, run = base_dir(study, seed), study / f"method-{design}" / f"seed_{seed}"
+    for stage in (*SHARED, "seeds_agl", "curriculum_r1", "seeds_r1"):
+        src, dst = base / f"stage_{stage}", run / f"stage_{stage}"
+        if not (src / "DONE").is_file():
+            raise SystemExit(f"error: {src} is not finished; run `base` first")
+        if not (dst / "DONE").is_file():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+    return ps.run_one(data, run, [*sets, f"runtime.seed={seed}", "refine.control=true", "refine.agl=true",
+                                  f"model.regression={design}"], config=config)
 
 
 # ---------------------------------------------------------------- validation (knobs are read here only)
@@ -328,7 +346,7 @@ def markdown(res: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("base", "rungs", "val", "seedq", "report"):
+    for name in ("base", "rungs", "val", "seedq", "report", "method"):
         p = sub.add_parser(name)
         p.add_argument("data", type=Path)
         p.add_argument("study", type=Path)
@@ -351,6 +369,12 @@ def main() -> None:
                 for r in a.rung:
                     secs = run_rung(a.data, a.study, d, r, s, a.sets, a.tag)
                     print(json.dumps({"design": d, "rung": r, "seed": s, "tag": a.tag, "wall_s": secs}), flush=True)
+    elif a.cmd == "method":
+        for s in a.seeds:
+            for d in a.design:
+                secs = run_method(a.data, a.study, d, s, a.config, a.sets)
+                print(json.dumps({"method": d, "seed": s, "wall_s": secs}), flush=True)
+        print("compare with: agcl compare S/method-<design>/seed_<k>... --out S/method-<design>/compare")
     elif a.cmd == "val":
         for arm in sorted(d for d in a.study.iterdir() if d.is_dir() and d.name.split("-")[0] in DESIGNS):
             for r in RUNGS:
