@@ -65,10 +65,10 @@ def test_resuming_a_run_started_before_the_regression_and_loss_scale_keys(tmp_pa
     old = yaml.safe_load(dump_config(load_pipeline_config(packaged_config("demo"))))
     del old["model"]["regression"], old["model"]["regression_kernel"], old["refine"]["lam_cells"]
     (run / "config.yaml").write_text(yaml.safe_dump(old))
-    check_resume_config(run, load_pipeline_config(packaged_config("demo"), ["refine.lam_cells=0"]))
+    check_resume_config(run, load_pipeline_config(packaged_config("demo"), ["refine.lam_cells=0", "model.regression=separate"]))
     with pytest.raises(ConfigError, match=r"refine.lam_cells: 0 -> 256"):
-        check_resume_config(run, load_pipeline_config(packaged_config("demo")))
-    with pytest.raises(ConfigError, match=r"model.regression: 'separate' -> 'tied'"):
-        check_resume_config(run, load_pipeline_config(packaged_config("demo"), ["refine.lam_cells=0", "model.regression=tied"]))
+        check_resume_config(run, load_pipeline_config(packaged_config("demo"), ["model.regression=separate"]))
+    with pytest.raises(ConfigError, match=r"model.regression: 'separate' -> 'tied'"):  # tied is today's default
+        check_resume_config(run, load_pipeline_config(packaged_config("demo"), ["refine.lam_cells=0"]))
     (run / "config.yaml").write_text(dump_config(load_pipeline_config(packaged_config("demo"))))
     check_resume_config(run, load_pipeline_config(packaged_config("demo")))  # a new run resumes as it was

@@ -17,7 +17,7 @@ and loads it with ``load_config(path, overrides, schema=PipelineConfig)``; the Y
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import ClassVar, Literal, get_args
 
 from agcl.config.ranges import (
     AT_LEAST_ONE,
@@ -121,6 +121,9 @@ class ModelConfig:
     backbone: str = "resnet50"
     pretrained: str = "imagenet"
     output_stride: int | None = None
+    #: What an agcl from before these keys did (read for a run's saved config.yaml that lacks them).
+    ABSENT: ClassVar[dict[str, object]] = {"regression": "separate", "regression_kernel": 1, "head_bias": "default"}
+
     regression: Literal["separate", "tied"] = "tied"
     regression_kernel: int = 1
     head_bias: Literal["default", "prior"] = "default"
