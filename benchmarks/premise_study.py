@@ -326,6 +326,14 @@ def markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def emit_report(md: str, res: dict, out: Path | None) -> None:
+    """Print a study report; with ``out``, also write it there (markdown) and beside it as JSON."""
+    print(md)
+    if out:
+        out.write_text(md)
+        out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=str))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -379,11 +387,7 @@ def main() -> None:
                       flush=True)
     else:
         res = report(a.data, a.study, a.arm, a.seeds, a.n_boot, a.controls)
-        md = markdown(res)
-        print(md)
-        if a.out:
-            a.out.write_text(md)
-            a.out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=str))
+        emit_report(markdown(res), res, a.out)
 
 
 if __name__ == "__main__":

@@ -397,11 +397,7 @@ def main() -> None:
             q.to_csv(a.out, index=False)
     else:
         res = report(a.data, a.study, a.seeds, [], a.n_boot)
-        md = markdown(res)
-        print(md)
-        if a.out:
-            a.out.write_text(md)
-            a.out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=str))
+        ps.emit_report(markdown(res), res, a.out)
 
 
 if __name__ == "__main__":
