@@ -64,3 +64,19 @@ def tiny_phantom(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("phantom") / "phantom"
     synthesize(out, n=160, size=64, seed=0)
     return out
+
+
+@pytest.fixture(scope="session")
+def make_checkpoint(tmp_path_factory: pytest.TempPathFactory):
+    """``make_checkpoint(size) -> Path`` of a contract multilabel checkpoint (the tiny backbone, seeded random
+    init) with input side ``size``."""
+    from agcl.models import build_model
+    from agcl.train.checkpoint import model_payload, save_checkpoint
+
+    def make(size: int) -> Path:
+        model = build_model({"kind": "multilabel", "backbone": "tiny", "image_size": size}, seed=0)
+        path = tmp_path_factory.mktemp("ckpt") / "checkpoint.pt"
+        save_checkpoint(path, model_payload(model, stage="bsl", epoch=0, config={}))
+        return path
+
+    return make

@@ -58,15 +58,9 @@ def indexed(phantom: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def checkpoint(make_checkpoint) -> Path:
     """A tiny multi-label checkpoint (32 px input) for ``agcl predict``."""
-    from agcl.models import build_model
-    from agcl.train.checkpoint import model_payload, save_checkpoint
-
-    path = tmp_path_factory.mktemp("ckpt") / "checkpoint.pt"
-    model = build_model({"kind": "multilabel", "backbone": "tiny", "image_size": 32}, seed=0)
-    save_checkpoint(path, model_payload(model, stage="bsl", epoch=0, config={}))
-    return path
+    return make_checkpoint(32)
 
 
 @pytest.fixture()

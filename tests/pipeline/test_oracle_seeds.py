@@ -33,14 +33,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 @pytest.fixture(scope="module")
-def bsl_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from agcl.models import build_model
-    from agcl.train.checkpoint import model_payload, save_checkpoint
-
-    path = tmp_path_factory.mktemp("bsl") / "checkpoint.pt"
-    net = build_model({"kind": "multilabel", "backbone": "tiny", "image_size": 32}, seed=0)
-    save_checkpoint(path, model_payload(net, stage="bsl", epoch=0, config={}))
-    return path
+def bsl_checkpoint(make_checkpoint) -> Path:
+    return make_checkpoint(32)
 
 
 def _ctx(synth: dict, run: Path, *extra: str):
