@@ -54,6 +54,16 @@ def rung_dir(study: Path, design: str, rung: str, seed: int, tag: str = "") -> P
     return study / (design + (f"-{tag}" if tag else "")) / rung / f"seed_{seed}"
 
 
+def copy_finished(base: Path, run: Path, stages) -> None:
+    """Copy finished stages of the base run into ``run`` (once; a stage already finished there is kept)."""
+    for stage in stages:
+        src, dst = base / f"stage_{stage}", run / f"stage_{stage}"
+        if not (src / "DONE").is_file():
+            raise SystemExit(f"error: {src} is not finished; run `base` first")
+        if not (dst / "DONE").is_file():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+
+
 def run_base(data: Path, study: Path, seed: int, config: Path, sets: list[str]) -> float:
     """BSL, BSL+, the AGL seeds and the round-1 curriculum seeds of one training seed."""
     return ps.run_one(data, base_dir(study, seed), [*sets, f"runtime.seed={seed}", "refine.control=true",
@@ -118,12 +128,7 @@ def run_rung(data: Path, study: Path, design: str, rung: str, seed: int, sets: l
     base, run = base_dir(study, seed), rung_dir(study, design, rung, seed, tag)
     if (run / "eval" / "DONE").is_file():
         return 0.0
-    for stage in SHARED:
-        src, dst = base / f"stage_{stage}", run / f"stage_{stage}"
-        if not (src / "DONE").is_file():
-            raise SystemExit(f"error: {src} is not finished; run `base` first")
-        if not (dst / "DONE").is_file():
-            shutil.copytree(src, dst, dirs_exist_ok=True)
+    copy_finished(base, run, SHARED)
     sdir = run / "stage_seeds_agl"
     if not (sdir / "DONE").is_file():
         seeds, maps, prov = rung_seeds(data, base, rung)
@@ -140,12 +145,7 @@ def run_method(data: Path, study: Path, design: str, seed: int, config: Path, se
     seeds) are copied from the base run of that seed, so both designs start from the same networks.
     """
     base, run = base_dir(study, seed), study / f"method-{design}" / f"seed_{seed}"
-    for stage in (*SHARED, "seeds_agl", "curriculum_r1", "seeds_r1"):
-        src, dst = base / f"stage_{stage}", run / f"stage_{stage}"
-        if not (src / "DONE").is_file():
-            raise SystemExit(f"error: {src} is not finished; run `base` first")
-        if not (dst / "DONE").is_file():
-            shutil.copytree(src, dst, dirs_exist_ok=True)
+    copy_finished(base, run, (*SHARED, "seeds_agl", "curriculum_r1", "seeds_r1"))
     return ps.run_one(data, run, [*sets, f"runtime.seed={seed}", "refine.control=true", "refine.agl=true",
                                   f"model.regression={design}"], config=config)
 
