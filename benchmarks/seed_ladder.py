@@ -203,17 +203,13 @@ def run_val(data: Path, run: Path) -> dict:
 
 def _binary_model(stage_dir: Path):
     """A finished binary curriculum network, rebuilt on the CPU in eval mode."""
-    from agcl.models import build_model
-    from agcl.train.checkpoint import checked_spec, load_checkpoint
+    from agcl.train.checkpoint import load_model
     from agcl.train.loop import finished_checkpoint
 
     done = finished_checkpoint(stage_dir)
     if done is None:
         raise SystemExit(f"error: {stage_dir} is not finished")
-    payload = load_checkpoint(done, expect_kind=("binary",))
-    net = build_model(checked_spec(done, payload), pretrained="none")
-    net.load_state_dict(payload["model"])
-    return net.eval()
+    return load_model(done, device="cpu", kinds=("binary",)).model
 
 
 def seed_vs_bsl(data: Path, base: Path) -> pd.DataFrame:

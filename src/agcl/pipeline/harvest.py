@@ -83,17 +83,10 @@ def run_seeds(ctx: RunContext, sdir: Path, curriculum_dir: Path, previous: Path 
 
 def run_seeds_agl(ctx: RunContext, sdir: Path, bsl_ckpt: Path) -> dict:
     """AGL seeds: baseline probabilities and CAMs only (no curriculum, no severity)."""
-    from agcl.models import build_model
     from agcl.pipeline.inference import score_images
-    from agcl.train.checkpoint import checked_spec, load_checkpoint
+    from agcl.train.checkpoint import load_model
 
-    state = load_checkpoint(bsl_ckpt, expect_kind=("multilabel",))
-    model = build_model(checked_spec(bsl_ckpt, state), pretrained="none")
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as exc:
-        raise InputError(f"incompatible checkpoint {bsl_ckpt}: weights do not fit its model_spec "
-                         f"({str(exc).strip().splitlines()[0]})") from None
+    model = load_model(bsl_ckpt, device="cpu", kinds=("multilabel",)).model  # score_images moves it to the run's device
     rule = SeedRule(ctx.cfg.seeds.rule, ctx.cfg.seeds.target, ctx.cfg.seeds.agl_min_t)
     val, train = ctx.split("val"), ctx.split("train")
     _, vprobs, _ = score_images(ctx, model, val, with_cams=False)

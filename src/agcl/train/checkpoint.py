@@ -136,16 +136,19 @@ class LoadedModel:
     checkpoint: str
 
 
-def load_model(checkpoint: str | os.PathLike[str], device: str = "auto") -> LoadedModel:
-    """Rebuild a 14-label network (``multilabel`` or ``two_path``) from a checkpoint, for inference.
+def load_model(checkpoint: str | os.PathLike[str], device: str = "auto",
+               kinds: tuple[str, ...] = ("multilabel", "two_path")) -> LoadedModel:
+    """Rebuild a network from a checkpoint, for inference: by default a 14-label one (``multilabel`` or
+    ``two_path``); ``kinds`` names the kinds accepted (e.g. ``("binary",)``).
 
     Raises:
-        InputError: unreadable/incompatible checkpoint, or one whose state_dict does not fit its spec.
+        InputError: unreadable/incompatible checkpoint (another kind included), or one whose state_dict
+            does not fit its spec.
     """
     from agcl.models import build_model
     from agcl.train.device import resolve_device
 
-    payload = load_checkpoint(checkpoint, expect_kind=("multilabel", "two_path"))
+    payload = load_checkpoint(checkpoint, expect_kind=kinds)
     spec = checked_spec(checkpoint, payload)
     model = build_model(spec, pretrained="none")
     try:
