@@ -72,3 +72,23 @@ def test_resuming_a_run_started_before_the_regression_and_loss_scale_keys(tmp_pa
         check_resume_config(run, load_pipeline_config(packaged_config("demo"), ["refine.lam_cells=0"]))
     (run / "config.yaml").write_text(dump_config(load_pipeline_config(packaged_config("demo"))))
     check_resume_config(run, load_pipeline_config(packaged_config("demo")))  # a new run resumes as it was
+
+
+def test_a_run_started_before_seeds_reference_resumes_with_raw_seed_maps(tmp_path):
+    """A config.yaml without seeds.reference harvested raw CAMs: it resumes as ``none`` and is refused under
+    today's default (``no_finding``), which would change its seed maps."""
+    import yaml
+
+    from agcl.config import dump_config
+    from agcl.pipeline.driver import check_resume_config
+
+    run = tmp_path / "run"
+    run.mkdir()
+    demo = load_pipeline_config(packaged_config("demo"))
+    assert demo.seeds.reference == "no_finding" and load_pipeline_config(None).seeds.reference == "no_finding"
+    old = yaml.safe_load(dump_config(demo))
+    del old["seeds"]["reference"], old["seeds"]["reference_images"]
+    (run / "config.yaml").write_text(yaml.safe_dump(old))
+    check_resume_config(run, load_pipeline_config(packaged_config("demo"), ["seeds.reference=none"]))
+    with pytest.raises(ConfigError, match=r"seeds.reference: 'none' -> 'no_finding'"):
+        check_resume_config(run, demo)

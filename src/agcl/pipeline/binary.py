@@ -46,6 +46,15 @@ from agcl.train.distributed import DistInfo, barrier
 log = logging.getLogger(__name__)
 
 
+def final_network(ldir: Path) -> Path:
+    """The checkpoint of a disease's finished binary network (the one that scored ``train_cams.npy``):
+    ``fit/`` for ``schedule=epochs``, the last ``fit_s<k>/`` for ``convergence``. Not checked for existence
+    (loading it names the file when it is missing)."""
+    stages = sorted((p for p in ldir.glob("fit_s*") if p.name[5:].isdigit()), key=lambda p: int(p.name[5:]))
+    fit = ldir / "fit" if (ldir / "fit").is_dir() or not stages else stages[-1]
+    return fit / "checkpoint.pt"
+
+
 def label_seed(seed: int, label: str) -> int:
     """A per-disease seed that does not depend on which other diseases run."""
     return (int(seed) * 1_000_003 + zlib.crc32(label.encode())) % 2**31

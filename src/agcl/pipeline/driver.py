@@ -10,7 +10,7 @@ DAG (k = ``refine.rounds``; the AGL branch only with ``refine.agl``, BSL+ only w
 
 Every stage writes its artifacts atomically and ``DONE`` last (:mod:`agcl.pipeline.stages`); a re-run
 skips finished stages and a killed training stage resumes from its last epoch checkpoint. Under torchrun
-the training and inference stages (bsl, curriculum, seeds_agl, agl, agcl_k) run on every rank; the
+the training and inference stages (bsl, curriculum, seeds_agl, seeds_r<k>, agl, agcl_k) run on every rank; the
 others run on rank 0 (docs/pipeline.md, "Under torchrun").
 """
 
@@ -152,7 +152,8 @@ def build_stages(ctx: RunContext) -> list[Stage]:
                             collective=True))
         stages.append(Stage(f"seeds_r{k}", (f"curriculum_r{k}",) + ((prev_seeds,) if prev_seeds else ()),
                             lambda sd, k=k, p=prev_seeds: run_seeds(ctx, sd, d(f"curriculum_r{k}"),
-                                                                    d(p) if p else None, k)))
+                                                                    d(p) if p else None, k),
+                            collective=True))
         stages.append(Stage(f"agcl_{k}", (f"seeds_r{k}", init),
                             lambda sd, k=k, init=init: run_refine(ctx, sd, f"agcl_{k}", d(f"seeds_r{k}"), ckpt(init)),
                             collective=True))

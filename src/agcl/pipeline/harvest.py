@@ -10,6 +10,12 @@ iteration"); a disease without a network this round keeps its previous maps.
 ``seeds_agl`` uses the baseline instead: t per disease on BSL's validation probabilities (positives of c
 vs No Finding images), seeds = training positives of c with BSL probability > t, maps = BSL CAMs.
 
+With ``seeds.reference = no_finding`` every seed map is its network's CAM minus that network's mean
+CAM over a seeded sample of No Finding training images (:func:`reference_rows`, the same images for
+every network of the run): the evidence the image adds to an average normal image
+(docs/pipeline.md, "Seed reference"). Both stages then score those images; under torchrun every rank
+takes part and rank 0 writes.
+
 Both write seeds.csv, seed_maps.npy, provenance.json, counts.csv and (when truth exists)
 diagnostics.csv; see docs/pipeline.md.
 """
@@ -22,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agcl.errors import InputError
+from agcl.errors import ConfigError, InputError
 from agcl.evaluation.artifacts import read_npy, read_table
 from agcl.io import write_json_atomic, write_with_atomic
 from agcl.labels import LABEL_INDEX, LABELS
@@ -40,11 +46,50 @@ def _rule(ctx: RunContext) -> SeedRule:
     return SeedRule(s.rule, s.target, s.min_t)
 
 
+def reference_rows(ctx: RunContext) -> pd.DataFrame | None:
+    """The images seed maps are referenced to, or None when ``seeds.reference`` is ``none``: up to
+    ``seeds.reference_images`` No Finding training images, a sample seeded by ``runtime.seed``, sorted
+    by image_id.
+
+    Raises:
+        ConfigError: ``no_finding`` is asked for and the training split has no No Finding image.
+    """
+    s = ctx.cfg.seeds
+    if s.reference == "none":
+        return None
+    train = ctx.split("train")
+    normal = train[train["no_finding"] == 1].sort_values("image_id")
+    if normal.empty:
+        raise ConfigError("seeds.reference=no_finding needs No Finding training images, and the training split "
+                          "has none; use seeds.reference=none")
+    if len(normal) > s.reference_images:
+        pick = np.random.default_rng(ctx.cfg.runtime.seed).choice(len(normal), s.reference_images, replace=False)
+        normal = normal.iloc[np.sort(pick)]
+    return normal.reset_index(drop=True)
+
+
+def reference_maps(ctx: RunContext, model, rows: pd.DataFrame | None) -> np.ndarray | None:
+    """Mean raw CAM (feature grid) of every channel ``model`` reports over ``rows``; None without rows.
+    Every rank must call it under torchrun. Shapes: -> [K,h,w] float32."""
+    from agcl.pipeline.inference import score_images
+
+    if rows is None:
+        return None
+    _, _, cams = score_images(ctx, model, rows)
+    return cams.mean(axis=0).astype(np.float32)
+
+
 def run_seeds(ctx: RunContext, sdir: Path, curriculum_dir: Path, previous: Path | None, round_: int) -> dict:
-    """AGCL seeds of round ``round_`` from the binary networks in ``curriculum_dir``."""
+    """AGCL seeds of round ``round_`` from the binary networks in ``curriculum_dir`` (every rank calls it;
+    rank 0 writes)."""
+    from agcl.pipeline.binary import final_network
+    from agcl.train.checkpoint import load_model
+
     prev_seeds, prev_maps = read_seeds(previous) if previous is not None else (empty_seeds(), np.zeros((0, 1, 1)))
     rule = _rule(ctx)
-    provenance: dict = {"round": round_, "source": str(curriculum_dir.name), "rule": rule.__dict__, "labels": {}}
+    provenance: dict = {"round": round_, "source": str(curriculum_dir.name), "rule": rule.__dict__, "labels": {},
+                        "reference": _reference_info(ctx)}
+    ref_rows = reference_rows(ctx)
     new_frames, cams_by_label = [], {}
     prev_keys = set(zip(prev_seeds["image_id"].astype(str), prev_seeds["label"], strict=True))
     for label in LABELS:
@@ -57,8 +102,12 @@ def run_seeds(ctx: RunContext, sdir: Path, curriculum_dir: Path, previous: Path 
         cams = read_npy(ldir / "train_cams.npy", "training CAMs", ndim=3)
         if len(cams) != len(tr):
             raise InputError(f"{ldir / 'train_cams.npy'}: {len(cams)} maps for {len(tr)} rows of train_scores.csv")
+        network = final_network(ldir)
+        if ref_rows is not None:
+            net = load_model(network, device="cpu", kinds=("binary",)).model  # score_images moves it
+            cams = cams.astype(np.float32) - reference_maps(ctx, net, ref_rows)[0]
         cams_by_label[label] = (tr["image_id"].tolist(), cams)
-        info: dict = {"network": f"{curriculum_dir.name}/{label}/fit"}
+        info: dict = {"network": str(network.parent.relative_to(curriculum_dir.parent))}
         frames = []
         if ctx.cfg.seeds.use_s1:
             frames.append(select_s1(tr.set_index("image_id")["grade"], label, round_))
@@ -75,6 +124,8 @@ def run_seeds(ctx: RunContext, sdir: Path, curriculum_dir: Path, previous: Path 
             info["t"] = None
         provenance["labels"][label] = info
         new_frames.append(union(*frames))
+    if not ctx.env.dist.is_main:  # every rank scored its share of the reference images; rank 0 writes
+        return {}
     new = union(*new_frames) if new_frames else empty_seeds()
     seeds = harvest(prev_seeds, new)
     maps = _maps_for(seeds, cams_by_label, prev_seeds, prev_maps)
@@ -92,9 +143,13 @@ def run_seeds_agl(ctx: RunContext, sdir: Path, bsl_ckpt: Path) -> dict:
     _, vprobs, _ = score_images(ctx, model, val, with_cams=False)
     pos_rows = train[train[list(LABELS)].sum(axis=1) > 0].sort_values("image_id")
     ids, probs, cams = score_images(ctx, model, pos_rows)
+    reference = reference_maps(ctx, model, reference_rows(ctx))
     if not ctx.env.dist.is_main:  # every rank scored its share of the batches; rank 0 selects and writes
         return {}
-    provenance: dict = {"round": 0, "source": "bsl", "rule": rule.__dict__, "labels": {}}
+    if reference is not None:
+        cams = cams - reference[None]
+    provenance: dict = {"round": 0, "source": "bsl", "rule": rule.__dict__, "labels": {},
+                        "reference": _reference_info(ctx)}
     frames, cams_by_label = [], {}
     nf = val["no_finding"].to_numpy() == 1
     for label in LABELS:
@@ -113,6 +168,12 @@ def run_seeds_agl(ctx: RunContext, sdir: Path, bsl_ckpt: Path) -> dict:
     seeds = union(*frames) if frames else empty_seeds()
     maps = _maps_for(seeds, cams_by_label, empty_seeds(), np.zeros((0, 1, 1)))
     return _finish(ctx, sdir, seeds, maps, provenance)
+
+
+def _reference_info(ctx: RunContext) -> dict:
+    s = ctx.cfg.seeds
+    return {"kind": s.reference, **({"images": s.reference_images, "seed": ctx.cfg.runtime.seed}
+                                    if s.reference != "none" else {})}
 
 
 def _maps_for(seeds: pd.DataFrame, cams_by_label: dict, prev: pd.DataFrame, prev_maps: np.ndarray) -> np.ndarray:

@@ -123,6 +123,15 @@ class SeedsConfig:
         use_s1: include severe/moderate positives as seeds (S1).
         target_norm: how a seed CAM becomes a regression target: ``minmax`` (each map to [0,1]) or
             ``none`` (raw CAM).
+        reference: what a seed map is measured against. ``none``: the raw CAM of Eq. 1 (the paper).
+            ``no_finding`` (the default, chosen on validation: docs/results.md, "Seed reference"): the
+            CAM minus that network's mean CAM over ``reference_images`` No Finding training images, i.e.
+            the evidence relative to an average normal image. A fine-tuned GAP classifier carries an
+            image-independent map (cold lungs, warm borders) that decides the raw CAM's peak whenever
+            the finding is faint; subtracting it leaves what the image adds. docs/pipeline.md, "Seed
+            reference". A run saved before the key existed reads as ``none`` (``ABSENT``).
+        reference_images: how many No Finding training images (a seeded sample, the same for every
+            network of a run) give that mean.
     """
 
     rule: Literal["precision", "quantile", "fixed"] = "precision"
@@ -131,10 +140,15 @@ class SeedsConfig:
     agl_min_t: float = 0.0
     use_s1: bool = True
     target_norm: Literal["minmax", "none"] = "minmax"
+    #: What an agcl from before these keys did (read for a run's saved config.yaml that lacks them).
+    ABSENT: ClassVar[dict[str, object]] = {"reference": "none"}
+    reference: Literal["none", "no_finding"] = "no_finding"
+    reference_images: int = 256
 
     def __post_init__(self) -> None:
         for name in ("target", "min_t", "agl_min_t"):  # a precision, a quantile or a probability threshold
             check(f"seeds.{name}", getattr(self, name), UNIT)
+        check("seeds.reference_images", self.reference_images, AT_LEAST_ONE)
 
 
 @dataclass(frozen=True)
