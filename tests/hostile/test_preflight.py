@@ -68,6 +68,27 @@ def test_index_without_a_validation_split_is_refused_up_front(indexed: Path, tmp
     assert not (tmp_path / "run").exists()
 
 
+def test_seed_reference_without_no_finding_training_images_is_refused_up_front(indexed: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    ix = tmp_path / "ix"
+    shutil.copytree(indexed, ix)
+    images = pd.read_csv(ix / "images.csv", dtype=str, keep_default_na=False)
+    normal = (images["split"] == "train") & (images["no_finding"] == "1")
+    moved = images["patient_id"].isin(images.loc[normal, "patient_id"])  # splits are patient-level
+    assert normal.any() and (images.loc[~moved, "split"] == "train").any()
+    images.loc[moved, "split"] = "val"  # every patient with a No Finding training image moves to validation
+    images.to_csv(ix / "images.csv", index=False)
+    from agcl.data.cache import prepare_cache
+
+    prepare_cache(ix, size=CACHE, workers=1, progress=False, rebuild=True)  # the cache follows the edited index
+    clean_error(_run(tmp_path / "run", f"data.index_dir={ix}"), "seeds.reference=no_finding", "No Finding")
+    assert not (tmp_path / "run").exists()
+    res = agcl("run", "--run-dir", tmp_path / "run", *TINY, "--set", f"data.index_dir={ix}", "--set",
+               "seeds.reference=none", "--only", "bsl")  # the paper's raw seed maps need no reference images
+    assert res.exit_code == 0, res.output
+
+
 def test_fresh_starts_over_a_run_started_with_another_config(indexed: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()

@@ -114,3 +114,8 @@ def _check_index_and_cache(ctx: RunContext) -> None:
             raise InputError(f"index {ctx.index_dir} has no '{split}' images; agcl run needs train (training), "
                              "val (early stopping, seed thresholds) and test (evaluation) images")
     _ = ctx.cache  # complete, of size data.image_size, built from this index, no image file changed since
+    cfg = ctx.cfg
+    if cfg.seeds.reference != "none" and (cfg.refine.agl or cfg.refine.rounds > 0):
+        from agcl.pipeline.harvest import reference_rows
+
+        reference_rows(ctx)  # the seed stages will need No Finding training images
