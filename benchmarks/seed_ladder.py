@@ -201,15 +201,13 @@ def run_val(data: Path, run: Path) -> dict:
 
 # ---------------------------------------------------------------- seed quality against BSL's own CAM
 
-def _binary_model(stage_dir: Path):
-    """A finished binary curriculum network, rebuilt on the CPU in eval mode."""
+def _binary_model(label_dir: Path):
+    """A disease's finished binary curriculum network (the one that scored its seeds), rebuilt on the CPU
+    in eval mode."""
+    from agcl.pipeline.binary import final_network
     from agcl.train.checkpoint import load_model
-    from agcl.train.loop import finished_checkpoint
 
-    done = finished_checkpoint(stage_dir)
-    if done is None:
-        raise SystemExit(f"error: {stage_dir} is not finished")
-    return load_model(done, device="cpu", kinds=("binary",)).model
+    return load_model(final_network(label_dir), device="cpu", kinds=("binary",)).model
 
 
 def seed_vs_bsl(data: Path, base: Path) -> pd.DataFrame:
@@ -270,13 +268,13 @@ def seed_vs_bsl(data: Path, base: Path) -> pd.DataFrame:
     vt = truth[truth["image_id"].astype(str).isin(val_ids)]
     cdir = base / "stage_curriculum_r1"
     tot = {"n": 0, "bin": 0, "bsl": 0}
-    for ldir in sorted(p for p in cdir.iterdir() if (p / "DONE").is_file() and (p / "fit").is_dir()) if cdir.is_dir() else []:
+    for ldir in sorted(p for p in cdir.iterdir() if (p / "DONE").is_file() and (p / "train_cams.npy").is_file()) if cdir.is_dir() else []:
         label = ldir.name
         pos = val[val[label] == 1]
         ids = sorted(set(pos["image_id"].astype(str)) & set(vt.loc[vt["label"] == label, "image_id"].astype(str)))
         if not ids:
             continue
-        net = _binary_model(ldir / "fit")
+        net = _binary_model(ldir)
         got, _, cams = score_images(ctx, net, val[val["image_id"].astype(str).isin(ids)], frame="image")
         pairs = pd.DataFrame({"image_id": got, "label": label})
         n, hits = game(cams[:, -1], pairs, val_ids)
