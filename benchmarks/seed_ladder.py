@@ -213,12 +213,14 @@ def _binary_model(label_dir: Path):
 def seed_vs_bsl(data: Path, base: Path) -> pd.DataFrame:
     """Per seed source: pointing of the seed maps and of BSL's CAM on the same (image, class) pairs of
     training images (truth boxes, diagnostics only), and the same comparison on validation positives
-    between each binary curriculum network's CAM and BSL's CAM."""
+    between each binary curriculum network's CAM (minus its reference map when the run's
+    ``seeds.reference`` is set, as the seed stage harvests it) and BSL's raw CAM."""
     import torch  # noqa: F401  (imported by the model code)
 
     from agcl.labels import LABEL_INDEX
     from agcl.pipeline.context import load_truth
     from agcl.pipeline.driver import load_pipeline_config, make_context
+    from agcl.pipeline.harvest import reference_maps, reference_rows
     from agcl.pipeline.inference import score_images
     from agcl.pipeline.seedmaps import read_seeds
 
@@ -267,6 +269,7 @@ def seed_vs_bsl(data: Path, base: Path) -> pd.DataFrame:
     val_ids = set(val["image_id"].astype(str))
     vt = truth[truth["image_id"].astype(str).isin(val_ids)]
     cdir = base / "stage_curriculum_r1"
+    reference = reference_rows(ctx)
     tot = {"n": 0, "bin": 0, "bsl": 0}
     for ldir in sorted(p for p in cdir.iterdir() if (p / "DONE").is_file() and (p / "train_cams.npy").is_file()) if cdir.is_dir() else []:
         label = ldir.name
@@ -276,8 +279,11 @@ def seed_vs_bsl(data: Path, base: Path) -> pd.DataFrame:
             continue
         net = _binary_model(ldir)
         got, _, cams = score_images(ctx, net, val[val["image_id"].astype(str).isin(ids)], frame="image")
+        maps = cams[:, 0]
+        if reference is not None:  # the map the seed stage would harvest (seeds.reference), in the image frame
+            maps = maps - reference_maps(ctx, net, reference, frame="image")[0]
         pairs = pd.DataFrame({"image_id": got, "label": label})
-        n, hits = game(cams[:, -1], pairs, val_ids)
+        n, hits = game(maps, pairs, val_ids)
         _, bhits = game(bsl_maps(pairs), pairs, val_ids)
         tot["n"] += n
         tot["bin"] += hits

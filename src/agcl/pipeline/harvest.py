@@ -68,14 +68,15 @@ def reference_rows(ctx: RunContext) -> pd.DataFrame | None:
     return normal.reset_index(drop=True)
 
 
-def reference_maps(ctx: RunContext, model, rows: pd.DataFrame | None) -> np.ndarray | None:
-    """Mean raw CAM (feature grid) of every channel ``model`` reports over ``rows``; None without rows.
+def reference_maps(ctx: RunContext, model, rows: pd.DataFrame | None, frame: str = "features") -> np.ndarray | None:
+    """Mean raw CAM of every channel ``model`` reports over ``rows`` (``frame`` as in
+    :func:`agcl.pipeline.inference.score_images`; seed maps use the feature grid); None without rows.
     Every rank must call it under torchrun. Shapes: -> [K,h,w] float32."""
     from agcl.pipeline.inference import score_images
 
     if rows is None:
         return None
-    _, _, cams = score_images(ctx, model, rows)
+    _, _, cams = score_images(ctx, model, rows, frame=frame)
     return cams.mean(axis=0).astype(np.float32)
 
 
