@@ -1,7 +1,9 @@
 """Convolutional backbones: torchvision ResNets/DenseNet, EfficientNet-Lite and a tiny test net, behind one contract.
 
-Every backbone maps a normalised 3-channel image ``[B,3,H,W]`` to the activations of its last
-convolutional block, ``forward_features(x) -> [B,C,h,w]``, and exposes ``num_features`` (= C). The
+Every backbone maps a normalised 3-channel image ``[B,3,H,W]`` to the output of its last
+convolutional block, ``forward_features(x) -> [B,C,h,w]``, and exposes ``num_features`` (= C): post-ReLU
+activations for the ResNets and the DenseNet; for an EfficientNet-Lite cut at stride 8 or 16, the
+linear-bottleneck output of its last block (no activation; docs/models.md). The
 classifier of the torchvision model is discarded (AGCL §2.1: "the transition layer is discarded"),
 so heads sit directly on global-average-pooled features and CAM (Eq. 1) is exact. A backbone may
 carry ``input_mean``/``input_std`` (RGB in [0,1]) when its weights expect other statistics than
