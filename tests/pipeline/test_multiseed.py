@@ -94,6 +94,11 @@ def test_compare_aggregates_the_seeds(seeds_run):
         assert over.loc[model, "auc_mean"] == pytest.approx(np.mean(vals), abs=1e-6)
         assert over.loc[model, "auc_sd"] == pytest.approx(np.std(vals, ddof=1), abs=1e-6)
     assert (over["n_seeds"] == 2).all() and (over["training_seeds"] == "0 1").all()
+    afp = [pd.read_csv(parent / f"seed_{k}" / "eval" / "localization.csv").query("label == 'Total'")
+           .set_index("model")["afp"] for k in (0, 1)]
+    for model in ("BSL", "uniform"):  # Wang's false boxes per image, beside recall
+        assert over.loc[model, "afp_mean"] == pytest.approx(np.mean([a[model] for a in afp]), abs=1e-6)
+    assert over.loc["uniform", "afp_mean"] > 0
     paired = pd.read_csv(out / "paired.csv")
     assert set(zip(paired["model"], paired["reference"], strict=True)) == {
         ("BSL+", "BSL"), ("AGL", "BSL"), ("AGCL-1", "BSL"), ("AGL", "BSL+"), ("AGCL-1", "BSL+")}
@@ -104,6 +109,21 @@ def test_compare_aggregates_the_seeds(seeds_run):
     assert row["ci_low"] <= row["ci_high"] and row["resamples"] == 30 and row["generator"] == "cam20"
     md = (out / "summary.md").read_text()
     assert "mean ± sd over seeds" in md and "AGCL-1 − BSL+:" in md and "training seeds 0, 1" in md
+    assert "| Precision | AFP | Pointing |" in md and "false boxes per image" in md
+
+
+def test_a_comparison_written_before_afp_still_prints(seeds_run, tmp_path):
+    from agcl.pipeline.console import comparison_markdown, print_comparison
+
+    _, _, out = seeds_run
+    old = tmp_path / "compare"
+    shutil.copytree(out, old)
+    for name in ("overview.csv", "per_seed.csv"):
+        df = pd.read_csv(old / name)
+        df.drop(columns=[c for c in df.columns if c.startswith("afp")]).to_csv(old / name, index=False)
+    text = print_comparison(old)
+    assert "MaxBoxAcc" in text and "AFP" not in text.split("false boxes per image")[1]
+    assert "Each seed" in comparison_markdown(old)
 
 
 def test_rerun_resumes_without_training_and_compare_cli_prints_readings(seeds_run, synth, tmp_path):

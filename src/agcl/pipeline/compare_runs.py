@@ -24,8 +24,10 @@ from agcl.labels import LABELS
 
 log = logging.getLogger(__name__)
 
-#: Whole-test-set metrics of each model (Total rows), in display order.
-OVERVIEW = ("auc", "recall", "precision", "pointing", "maxboxacc", "maxboxacc_v2")
+#: Whole-test-set metrics of each model (Total rows), in display order. ``afp``: Wang et al.'s average
+#: false-positive boxes per image, beside recall because a map with many small boxes (the uniform
+#: control) buys recall with false boxes.
+OVERVIEW = ("auc", "recall", "precision", "afp", "pointing", "maxboxacc", "maxboxacc_v2")
 #: Evaluation settings that may differ between compared runs (they do not change a table's numbers
 #: except the control's noise draw and the single-run CIs).
 _FREE_SETTINGS = ("seed", "bootstrap")
@@ -94,11 +96,11 @@ def _read(path: Path, required=()) -> pd.DataFrame:
 
 
 def overview(eval_dir: Path) -> pd.DataFrame:
-    """Per model of one evaluation: mean AUC and the Total rows of Table 2, the pointing game and
-    MaxBoxAcc (NaN where not computed). Columns: model, then :data:`OVERVIEW`."""
+    """Per model of one evaluation: mean AUC and the Total rows of Table 2 (recall, precision, AFP), the
+    pointing game and MaxBoxAcc (NaN where not computed). Columns: model, then :data:`OVERVIEW`."""
     auc = _read(eval_dir / "auc.csv", ("model", "label", "auc"))
     out = auc[auc["label"] == "Mean"].set_index("model")[["auc"]]
-    for name, cols in (("localization.csv", {"recall": "recall", "precision": "precision"}),
+    for name, cols in (("localization.csv", {"recall": "recall", "precision": "precision", "afp": "afp"}),
                        ("pointing.csv", {"accuracy": "pointing"}),
                        ("maxboxacc.csv", {"maxboxacc": "maxboxacc", "maxboxacc_v2": "maxboxacc_v2"})):
         if (eval_dir / name).is_file():

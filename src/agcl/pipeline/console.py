@@ -17,8 +17,11 @@ from agcl.labels import LABELS
 ONE_SEED_NOTE = ("One training seed: these intervals cover test-image sampling only, not the spread between "
                  "training seeds (`agcl run --seeds 0,1,2` measures it).")
 CRITERIA = {"iobb": "IoBB", "iou": "IoU", "either": "IoBB or IoU"}
-OVERVIEW_TITLES = {"model": "Model", "auc": "AUC", "recall": "Recall", "precision": "Precision",
+OVERVIEW_TITLES = {"model": "Model", "auc": "AUC", "recall": "Recall", "precision": "Precision", "afp": "AFP",
                    "pointing": "Pointing", "maxboxacc": "MaxBoxAcc", "maxboxacc_v2": "MaxBoxAccV2"}
+#: Title of the all-class overview (one run or several seeds).
+OVERVIEW_HEADING = ("All classes — Table 2 Total (AFP: false boxes per image), pointing game, MaxBoxAcc{how}; "
+                    "uniform and centre are the controls")
 
 
 def _text(df: pd.DataFrame, digits: int) -> str:
@@ -54,7 +57,7 @@ def print_tables(out: Path) -> str:
         lines += ["", f"Table 2 — localization (recall / precision at {_settings_line(loc)})",
                   t2.reindex(columns=[(m, n) for m in ("recall", "precision") for n in order]).to_string(
                       float_format=lambda v: f"{v:.2f}"),
-                  "", "All classes — Table 2 Total, pointing game, MaxBoxAcc; uniform and centre are the controls",
+                  "", OVERVIEW_HEADING.format(how=""),
                   _text(overview(out).rename(columns=OVERVIEW_TITLES), 3)]
     if (out / "paired.csv").is_file():
         paired = pd.read_csv(out / "paired.csv")
@@ -89,7 +92,7 @@ def comparison_parts(out: Path) -> list[tuple[str, pd.DataFrame | list[str]]]:
     over = pd.read_csv(out / "overview.csv")
     over_cells = pd.DataFrame({"Model": over["model"], **{
         OVERVIEW_TITLES[k]: [_cell(m, s, 3) for m, s in zip(over[f"{k}_mean"], over[f"{k}_sd"], strict=True)]
-        for k in OVERVIEW_TITLES if k != "model"}})
+        for k in OVERVIEW_TITLES if f"{k}_mean" in over}})  # a compare/ written before AFP lacks it
     seeds = ", ".join(map(str, info["training_seeds"]))
     how = (f"training seeds {seeds} ({len(info['training_seeds'])} runs), {info['n_test_images']} test images, "
            f"{info['n_box_images']} with boxes")
@@ -103,8 +106,7 @@ def comparison_parts(out: Path) -> list[tuple[str, pd.DataFrame | list[str]]]:
         loc = pd.read_csv(out / "localization.csv")
         parts += [(f"Table 2 — recall at {loc_how}, mean ± sd", _wide(loc, "recall", 2, order)),
                   (f"Table 2 — precision at {loc_how}, mean ± sd", _wide(loc, "precision", 2, order))]
-    parts.append(("All classes — Table 2 Total, pointing game, MaxBoxAcc (mean ± sd over seeds); uniform and "
-                  "centre are the controls", over_cells))
+    parts.append((OVERVIEW_HEADING.format(how=" (mean ± sd over seeds)"), over_cells))
     if (out / "paired.csv").is_file():
         paired = pd.read_csv(out / "paired.csv")
         parts.append((f"Paired differences — mean over seeds {seeds}; paired bootstrap over test images "
@@ -130,7 +132,7 @@ def comparison_markdown(out: Path) -> str:
         lines += [f"- {x}" for x in body] if isinstance(body, list) else [markdown_table(body, 3)]
         lines.append("")
     per_seed = pd.read_csv(out / "per_seed.csv")
-    cols = ["model", "seed", *[k for k in OVERVIEW_TITLES if k != "model"]]
+    cols = ["model", "seed", *[k for k in OVERVIEW_TITLES if k != "model" and k in per_seed.columns]]
     lines += ["## Each seed (Total rows)", "", markdown_table(per_seed[cols], 4), ""]
     if (out / "paired.csv").is_file():
         p = pd.read_csv(out / "paired.csv")

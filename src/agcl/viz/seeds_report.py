@@ -56,7 +56,7 @@ def build_seeds_report(run_dir: str | Path) -> Path:
             inner = forest_section(paired, add_figure, "compare/paired.csv", one_seed=len(info["training_seeds"]) == 1)
         sections.append((f"part{i}", title, inner))
     per_seed = read_csv(out / "per_seed.csv")
-    cols = [c for c in ("model", "seed", "auc", "recall", "precision", "pointing", "maxboxacc", "maxboxacc_v2")
+    cols = [c for c in ("model", "seed", "auc", "recall", "precision", "afp", "pointing", "maxboxacc", "maxboxacc_v2")
             if c in per_seed.columns]
     sections.append(("per_seed", "Each seed (Total rows)", H.table(pd.DataFrame(per_seed[cols]), digits=4)))
     html = H.page(f"agcl report — {root.resolve().name} ({len(info['training_seeds'])} training seeds)", sections)
