@@ -214,8 +214,8 @@ def table(runs: list[Path]) -> str:
                 cells = []
                 for rows in sev:
                     hit = [x for x in rows if x["label"] == label and x["severity"] == severity]
-                    cells.append("–" if not hit else f"{_fmt(_num(hit[0].get('recall_BSL')), '.2f')} / "
-                                 f"{_fmt(_num(hit[0].get('recall_uniform')), '.2f')} (n {hit[0]['n_gt']})")
+                    cells.append("–" if not hit else f"{_fmt(hit[0].get('recall_BSL'), '.2f')} / "
+                                 f"{_fmt(hit[0].get('recall_uniform'), '.2f')} (n {hit[0]['n_gt']})")
                 lines.append(f"| {label} | {severity} | " + " | ".join(cells) + " |")
     blind = ", ".join(f"{r['lesion_blind_test_auc']:.3f}" for r in res)
     lines += ["", f"Lesion-blind classifier (recorded cues only), test mean AUC per run: {blind}"]

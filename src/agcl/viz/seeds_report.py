@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 def build_seeds_report(run_dir: str | Path) -> Path:
     """Write ``RUN/compare/report.html`` (and ``RUN/compare/figures/forest.png``); return the HTML path."""
     from agcl.environment import FILE, summary_line
+    from agcl.pipeline.compare_runs import OVERVIEW
     from agcl.pipeline.console import comparison_parts
     from agcl.pipeline.multiseed import COMPARE, seed_runs
 
@@ -56,8 +57,7 @@ def build_seeds_report(run_dir: str | Path) -> Path:
             inner = forest_section(paired, add_figure, "compare/paired.csv", one_seed=len(info["training_seeds"]) == 1)
         sections.append((f"part{i}", title, inner))
     per_seed = read_csv(out / "per_seed.csv")
-    cols = [c for c in ("model", "seed", "auc", "recall", "precision", "afp", "pointing", "maxboxacc", "maxboxacc_v2")
-            if c in per_seed.columns]
+    cols = [c for c in ("model", "seed", *OVERVIEW) if c in per_seed.columns]
     sections.append(("per_seed", "Each seed (Total rows)", H.table(pd.DataFrame(per_seed[cols]), digits=4)))
     html = H.page(f"agcl report — {root.resolve().name} ({len(info['training_seeds'])} training seeds)", sections)
     write_text_atomic(out / "report.html", html)
